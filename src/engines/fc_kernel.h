@@ -1,0 +1,60 @@
+/* What an engine implementer sees: the kernel signature and the per-engine
+ * op table.  Kernels never allocate their outputs (the executor does, with
+ * the shapes of the plan) and take scratch memory from the workspace. */
+#ifndef FC_KERNEL_H
+#define FC_KERNEL_H
+
+#include <stddef.h>
+
+#include "../core/fc_status.h"
+#include "../core/fc_tensor.h"
+#include "../onnx/fc_ir.h"
+
+/* Scratch buffers owned by the engine, reused across nodes and runs.
+ * fc_workspace_get returns at least `bytes` bytes for slot 0..3, valid until
+ * the next call for the same slot; contents are not preserved; NULL on
+ * allocation failure (then return FC_ERR_NOMEM). */
+typedef struct fc_workspace fc_workspace;
+#define FC_WORKSPACE_SLOTS 4
+void *fc_workspace_get(fc_workspace *ws, int slot, size_t bytes);
+
+typedef struct fc_kernel_ctx {
+    const fc_node *node;
+    const fc_tensor *const *in;   /* n_in entries, NULL for omitted optional inputs */
+    int n_in;
+    fc_tensor *const *out;        /* n_out entries, allocated (zeroed) with inferred
+                                     dtype and dims; NULL for omitted outputs */
+    int n_out;
+    fc_workspace *ws;
+    /* Activation the executor fused into this node (only for kernels whose
+     * def has FC_KERNEL_FUSES_ACTIVATION): apply clamp(y, act_min, act_max)
+     * to every output element after bias.  Relu is [0, +inf], Clip/ReLU6 is
+     * [min, max].  act == FC_ACT_NONE means nothing to apply. */
+    enum { FC_ACT_NONE = 0, FC_ACT_CLAMP = 1 } act;
+    float act_min, act_max;
+} fc_kernel_ctx;
+
+/* Computes the node's outputs.  Shapes were validated by the op's infer
+ * function; kernels fail only for dtypes they do not implement
+ * (FC_ERR_UNSUPPORTED) or allocation failure. */
+typedef fc_status (*fc_forward_fn)(const fc_kernel_ctx *k, fc_err *err);
+
+#define FC_KERNEL_FUSES_ACTIVATION 1u  /* kernel honours fc_kernel_ctx.act */
+
+typedef struct fc_kernel_def {
+    const char *domain;           /* "" for ONNX ops */
+    const char *name;
+    fc_forward_fn forward;
+    unsigned flags;               /* FC_KERNEL_* */
+} fc_kernel_def;
+
+typedef struct fc_kernel_table {
+    const char *engine;           /* "f32", "f32-ref" */
+    const fc_kernel_def *defs;
+    int count;
+} fc_kernel_table;
+
+extern const fc_kernel_table fc_kernels_f32_ref;   /* src/engines/ref/ */
+extern const fc_kernel_table fc_kernels_f32;       /* src/engines/f32/ */
+
+#endif
