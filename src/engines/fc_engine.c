@@ -8,21 +8,10 @@
 
 #include "../core/fc_alloc.h"
 #include "../onnx/fc_plan.h"
+#include "fc_engine_internal.h"
 #include "fc_kernel.h"
 #include "fc_workspace.h"
 
-struct fc_engine {
-    const fc_graph *g;
-    const fc_kernel_table *table;
-    const fc_kernel_def **kernels;  /* per node; NULL for nodes never run here */
-    int *last_use;                  /* per value: last node index reading it */
-    int *absorbed_by;               /* per node: producer that fused it, or -1 */
-    float *act_min, *act_max;       /* per producer node: fused clamp bounds */
-    bool *has_act;                  /* per producer node */
-    fc_workspace *ws;
-    fc_plan *plan;                  /* cached for the last input shapes */
-    bool plan_reusable;             /* false when int inputs feed shape data */
-};
 
 static const fc_kernel_table *const tables[] = {&fc_kernels_f32, &fc_kernels_f32_ref};
 static const char *const kind_names[] = {"f32", "f32-ref", NULL};
@@ -217,7 +206,7 @@ static bool plan_matches(const fc_engine *e, const fc_tensor *inputs)
     return true;
 }
 
-static fc_status ensure_plan(fc_engine *e, const fc_tensor *inputs, fc_err *err)
+fc_status fc_exec_ensure_plan(fc_engine *e, const fc_tensor *inputs, fc_err *err)
 {
     if (plan_matches(e, inputs))
         return FC_OK;
@@ -246,8 +235,8 @@ static fc_status ensure_plan(fc_engine *e, const fc_tensor *inputs, fc_err *err)
 }
 
 /* Where the data of value v lives during a run. */
-static const fc_tensor *value_data(const fc_engine *e, const fc_tensor *inputs,
-                                   const fc_tensor *computed, const int *input_slot, int v)
+const fc_tensor *fc_exec_value(const fc_engine *e, const fc_tensor *inputs,
+                              const fc_tensor *computed, const int *input_slot, int v)
 {
     const fc_graph *g = e->g;
     if (g->values[v].init)
@@ -261,8 +250,8 @@ static const fc_tensor *value_data(const fc_engine *e, const fc_tensor *inputs,
     return NULL;
 }
 
-static fc_status run_node(fc_engine *e, int i, const fc_tensor *inputs, fc_tensor *computed,
-                          const int *input_slot, fc_err *err)
+fc_status fc_exec_node(fc_engine *e, int i, const fc_tensor *inputs, fc_tensor *computed,
+                       const int *input_slot, fc_err *err)
 {
     const fc_graph *g = e->g;
     const fc_node *n = &g->nodes[i];
@@ -275,7 +264,7 @@ static fc_status run_node(fc_engine *e, int i, const fc_tensor *inputs, fc_tenso
         in_ptrs[j] = NULL;
         if (n->inputs[j] < 0)
             continue;
-        in_ptrs[j] = value_data(e, inputs, computed, input_slot, n->inputs[j]);
+        in_ptrs[j] = fc_exec_value(e, inputs, computed, input_slot, n->inputs[j]);
         if (!in_ptrs[j])
             return fc_err_set(err, FC_ERR_INTERNAL, "%s: node %s: input %d has no data",
                               g->path, fc_node_label(g, i, label, sizeof label), j);
@@ -311,7 +300,7 @@ static fc_status run_once(fc_engine *e, const fc_tensor *inputs, fc_tensor *outp
                           fc_err *err)
 {
     const fc_graph *g = e->g;
-    fc_status st = ensure_plan(e, inputs, err);
+    fc_status st = fc_exec_ensure_plan(e, inputs, err);
     if (st)
         return st;
     size_t nv = g->n_values ? (size_t)g->n_values : 1;
@@ -338,7 +327,7 @@ static fc_status run_once(fc_engine *e, const fc_tensor *inputs, fc_tensor *outp
             memset(&computed[from], 0, sizeof computed[from]);
             continue;
         }
-        st = run_node(e, i, inputs, computed, input_slot, err);
+        st = fc_exec_node(e, i, inputs, computed, input_slot, err);
         /* Drop intermediates nobody reads any more. */
         for (int j = 0; !st && j < g->nodes[i].n_inputs; j++) {
             int v = g->nodes[i].inputs[j];
@@ -353,7 +342,7 @@ static fc_status run_once(fc_engine *e, const fc_tensor *inputs, fc_tensor *outp
             memset(&computed[v], 0, sizeof computed[v]);
             continue;
         }
-        const fc_tensor *src = value_data(e, inputs, computed, input_slot, v);
+        const fc_tensor *src = fc_exec_value(e, inputs, computed, input_slot, v);
         if (!src)
             st = fc_err_set(err, FC_ERR_INTERNAL, "%s: output '%s' was not computed",
                             g->path, g->values[v].name);

@@ -12,6 +12,8 @@
 #include "../core/fc_tensor.h"
 #include "../onnx/fc_ir.h"
 
+#include <stdint.h>
+
 typedef struct fc_engine fc_engine;
 
 /* kind: "f32" (OpenBLAS) or "f32-ref" (plain loops, double accumulation).
@@ -31,6 +33,49 @@ fc_status fc_engine_run(fc_engine *e, const fc_tensor *inputs, int n_inputs,
 
 void fc_engine_free(fc_engine *e);   /* NULL allowed */
 const char *fc_engine_kind(const fc_engine *e);
+
+/* ---- gradients (fc_engine_grad.c) ----------------------------------- */
+
+/* Losses on the logits z of each image (true label y, or target t):
+ *   FC_LOSS_CE           logsumexp(z) - z[y]   (untargeted attacks ascend it)
+ *   FC_LOSS_CE_TARGETED  logsumexp(z) - z[t]   (targeted attacks descend it)
+ *   FC_LOSS_MARGIN       max_{j != y} z[j] - z[y]  (> 0 means misclassified) */
+typedef enum fc_loss_kind {
+    FC_LOSS_CE = 0,
+    FC_LOSS_CE_TARGETED = 1,
+    FC_LOSS_MARGIN = 2,
+} fc_loss_kind;
+
+typedef struct fc_loss {
+    fc_loss_kind kind;
+    const int64_t *labels;   /* N labels: true ones, or the targets for CE_TARGETED */
+} fc_loss;
+
+/* What the first graph output is.  When the model ends in Softmax or
+ * LogSoftmax (over the last axis), losses use that node's input as logits,
+ * which gives the loss on the model's log-probabilities exactly and without
+ * the round trip through log(softmax). */
+typedef enum fc_output_kind {
+    FC_OUT_LOGITS = 0,
+    FC_OUT_SOFTMAX = 1,
+    FC_OUT_LOGSOFTMAX = 2,
+} fc_output_kind;
+
+/* The kind of g's first output, and (if logits_value is not NULL) the value
+ * index that holds the logits. */
+fc_output_kind fc_graph_output_kind(const fc_graph *g, int *logits_value);
+
+/* Gradient of sum_i loss_i with respect to the model's single float input.
+ * input: [N, ...] as for fc_engine_run.  On success: *grad (owned, same shape
+ * as input), *logits (owned [N, C], may be NULL if not wanted) and *loss_sum
+ * (may be NULL).  Fails with FC_ERR_UNSUPPORTED naming an op that has no
+ * backward in this engine, or a model that is not a single-input classifier. */
+fc_status fc_engine_grad(fc_engine *e, const fc_tensor *input, const fc_loss *loss,
+                         fc_tensor *grad, fc_tensor *logits, double *loss_sum, fc_err *err);
+
+/* The loss of one image and its gradient with respect to the logits z[0..c-1]
+ * (dz may be NULL). Computed in double. Shared by the engine and tests. */
+double fc_loss_eval(const fc_loss *loss, int64_t label, const float *z, int64_t c, float *dz);
 
 /* Names of all engine kinds, NULL-terminated. */
 const char *const *fc_engine_kinds(void);

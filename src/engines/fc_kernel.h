@@ -41,11 +41,40 @@ typedef fc_status (*fc_forward_fn)(const fc_kernel_ctx *k, fc_err *err);
 
 #define FC_KERNEL_FUSES_ACTIVATION 1u  /* kernel honours fc_kernel_ctx.act */
 
+/* Backward pass of one node (gradients with respect to its inputs).
+ *
+ * in/out are the tensors of the forward pass (all kept alive for the
+ * backward pass).  gout[j] is dLoss/d out[j] (same shape as out[j]), NULL
+ * when no gradient reaches that output.  gin[i] is dLoss/d in[i], NULL when
+ * no gradient is wanted for that input (weights, constants, integer
+ * tensors); when non-NULL it is a float32 tensor of in[i]'s shape into which
+ * the kernel ADDS its contribution (a value read by several nodes sums the
+ * gradients of all of them).
+ *
+ * Fused activations: when the executor fused a Relu/Clip into a producer,
+ * the producer's out[0] already holds the clamped values and the Relu/Clip
+ * node's backward runs on its own (in[0] and out[0] then hold the same,
+ * clamped, data), so activation backward kernels must derive their mask
+ * from out[0] (y > 0 for Relu, lo < y < hi for Clip), never from in[0]. */
+typedef struct fc_grad_ctx {
+    const fc_node *node;
+    const fc_tensor *const *in;
+    int n_in;
+    const fc_tensor *const *out;
+    int n_out;
+    const fc_tensor *const *gout;
+    fc_tensor *const *gin;
+    fc_workspace *ws;
+} fc_grad_ctx;
+
+typedef fc_status (*fc_backward_fn)(const fc_grad_ctx *k, fc_err *err);
+
 typedef struct fc_kernel_def {
     const char *domain;           /* "" for ONNX ops */
     const char *name;
     fc_forward_fn forward;
     unsigned flags;               /* FC_KERNEL_* */
+    fc_backward_fn backward;      /* NULL: no gradient through this op */
 } fc_kernel_def;
 
 typedef struct fc_kernel_table {
