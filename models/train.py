@@ -95,6 +95,14 @@ def accuracy(model, x, y):
     return correct / len(x)
 
 
+def bundled_indices():
+    """Test-set indices of the bundled images (images/fashion/test/<k>-<class>/<index>.png)."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "images", "fashion",
+                        "test")
+    return sorted(int(f[:-4]) for d in os.listdir(root)
+                  for f in os.listdir(os.path.join(root, d)) if f.endswith(".png"))
+
+
 def train(name, epochs, seed, xtr, ytr, xte, yte):
     torch.manual_seed(seed)
     model = ARCHS[name]()
@@ -146,8 +154,10 @@ def main():
         model = train(name, args.epochs, args.seed, xtr, ytr, xte, yte)
         path = os.path.join(args.out, f"{name}.onnx")
         export(model, path)
+        idx = torch.tensor(bundled_indices())
         results[name] = {
             "test_accuracy_10k": round(accuracy(model, xte, yte), 4),
+            "bundled_1000_accuracy": round(accuracy(model, xte[idx], yte[idx]), 4),
             "epochs": args.epochs, "seed": args.seed, "torch": torch.__version__,
             "bytes": os.path.getsize(path)}
         print(f"{name}: wrote {path} {results[name]}", flush=True)

@@ -6,5 +6,6 @@
 int cli_info_main(int argc, char **argv);
 int cli_infer_main(int argc, char **argv);
 int cli_bench_main(int argc, char **argv);
+int cli_gen_main(int argc, char **argv);
 
 #endif

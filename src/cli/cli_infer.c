@@ -1,6 +1,7 @@
 /* flipcheck infer: images (DATA) or raw tensors (--input) through one
  * engine, --batch images at a time; printing is in cli_infer_out.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -10,22 +11,26 @@
 #include "core/fc_alloc.h"
 #include "core/fc_npy.h"
 #include "engines/fc_engine.h"
+#include "io/fc_dataset.h"
+#include "io/fc_preproc.h"
 #include "onnx/fc_onnx.h"
 
 #define CLI_MAX_BATCH 65536L
 
 static const char usage[] =
     "usage: flipcheck infer --model MODEL.onnx [--engine f32|f32-ref] [--batch N] [--json]\n"
-    "                       [--input FILE]... [DATA...]\n"
+    "                       [--labels L.npy] [--resize bilinear] [--mean M] [--std S]\n"
+    "                       [--scale K] [--bgr] [--max-pixels N] [--input FILE]... [DATA...]\n"
     "\n"
     "Runs a model on an engine and prints, per image, the top-1 class and its\n"
     "confidence (softmax probability; the value itself when the model ends in\n"
     "Softmax).\n"
     "\n"
-    "  DATA           images for a model with one input: .npy of uint8 [N,C,H,W]\n"
-    "                 (divided by 255) or float32 [N,C,H,W] (as is); several\n"
-    "                 files are concatenated.  PNG files and image folders are\n"
-    "                 not supported yet.\n"
+    "  DATA           images for a model with one [N,C,H,W] input, in order: image\n"
+    "                 folders (DIR/<class>/*.png, classes sorted by name give the\n"
+    "                 labels, as PyTorch's ImageFolder), PNG files, or .npy of\n"
+    "                 uint8 [N,C,H,W] (divided by 255) or float32 (as is).  With\n"
+    "                 labels the accuracy is printed.\n"
     "  --input FILE   a raw tensor for the model's next graph input, as is:\n"
     "                 ONNX TensorProto (.pb) or .npy.  Repeat once per input;\n"
     "                 the tensors run in one call (no batching).\n"
@@ -35,14 +40,26 @@ static const char usage[] =
     "  --engine E     f32 (OpenBLAS, default) or f32-ref (plain loops, the oracle)\n"
     "  --batch N      images run together (default 64); outputs are concatenated\n"
     "  --json         one JSON object: engine, outputs (name, shape, data), top1,\n"
-    "                 confidence (the last two when the first output is [N,C])\n";
+    "                 confidence (the last two when the first output is [N,C]);\n"
+    "                 for images also files, labels and accuracy\n"
+    "  --labels FILE  int labels [N] (.npy) for .npy images\n"
+    "  --resize bilinear  resize images whose size differs from the model's\n"
+    "                 (otherwise that is an error)\n"
+    "  --mean M, --std S  per-channel normalisation \"0.485,0.456,0.406\" (or one\n"
+    "                 number): the model sees (pixel*255*scale - mean) / std\n"
+    "  --scale K      pixel scale (default 1/255: pixels in [0,1])\n"
+    "  --bgr          the model takes channels in BGR order\n"
+    "  --max-pixels N refuse PNGs with more pixels (default 67108864)\n";
 
-enum { O_MODEL, O_ENGINE, O_BATCH, O_JSON, O_INPUT, O_COUNT };
+enum { O_MODEL, O_ENGINE, O_BATCH, O_JSON, O_INPUT, O_LABELS, O_RESIZE, O_MEAN, O_STD,
+       O_SCALE, O_BGR, O_MAXPX, O_COUNT };
 
 typedef struct infer_args {
-    const char *model, *engine;
+    const char *model, *engine, *labels;
     long batch;
-    bool json;
+    bool json, resize;
+    fc_preproc pre;
+    long max_pixels;
     const char **inputs, **data;   /* borrowed from argv */
     int n_inputs, n_data;
 } infer_args;
@@ -61,10 +78,16 @@ static int parse_args(int argc, char **argv, infer_args *a)
     static const cli_opt opts[O_COUNT] = {
         [O_MODEL] = {"--model", true}, [O_ENGINE] = {"--engine", true},
         [O_BATCH] = {"--batch", true}, [O_JSON] = {"--json", false},
-        [O_INPUT] = {"--input", true},
+        [O_INPUT] = {"--input", true}, [O_LABELS] = {"--labels", true},
+        [O_RESIZE] = {"--resize", true}, [O_MEAN] = {"--mean", true},
+        [O_STD] = {"--std", true}, [O_SCALE] = {"--scale", true}, [O_BGR] = {"--bgr", false},
+        [O_MAXPX] = {"--max-pixels", true},
     };
     a->engine = "f32";
     a->batch = 64;
+    fc_preproc_default(&a->pre);
+    int n_mean = 0, n_std = 0;
+    fc_err perr;
     a->inputs = fc_calloc((size_t)argc + 1, sizeof *a->inputs);
     a->data = fc_calloc((size_t)argc + 1, sizeof *a->data);
     if (!a->inputs || !a->data) {
@@ -87,9 +110,45 @@ static int parse_args(int argc, char **argv, infer_args *a)
             if (!cli_parse_int("infer", "--batch", v, 1, CLI_MAX_BATCH, &a->batch))
                 return CLI_EXIT_USAGE;
             break;
+        case O_LABELS: a->labels = v; break;
+        case O_RESIZE:
+            if (strcmp(v, "bilinear") != 0)
+                return cli_usage_error("infer", "option --resize: '%s' (only bilinear)", v);
+            a->resize = true;
+            break;
+        case O_MEAN:
+        case O_STD:
+            if (fc_preproc_parse_list(v, k == O_MEAN ? "--mean" : "--std",
+                                      k == O_MEAN ? a->pre.mean : a->pre.std,
+                                      k == O_MEAN ? &n_mean : &n_std, &perr))
+                return cli_usage_error("infer", "option %s", perr.msg);
+            break;
+        case O_SCALE: {
+            char *end;
+            double d = strtod(v, &end);
+            if (end == v || *end || !(d > 0) || d > 1e6)
+                return cli_usage_error("infer", "option --scale: '%s' is not a positive number", v);
+            a->pre.scale = (float)d;
+            break;
+        }
+        case O_BGR: a->pre.bgr = true; break;
+        case O_MAXPX:
+            if (!cli_parse_int("infer", "--max-pixels", v, 1, 1L << 40, &a->max_pixels))
+                return CLI_EXIT_USAGE;
+            break;
         default: break;
         }
     }
+    if (n_mean && n_std && n_mean != n_std && n_mean != 1 && n_std != 1)
+        return cli_usage_error("infer", "--mean has %d values and --std %d", n_mean, n_std);
+    /* One list length for both: a single number applies to every channel. */
+    a->pre.n_channels = n_mean > n_std ? n_mean : n_std;
+    if (n_mean == 1 && a->pre.n_channels > 1)
+        for (int c = 1; c < a->pre.n_channels; c++)
+            a->pre.mean[c] = a->pre.mean[0];
+    if (n_std == 1 && a->pre.n_channels > 1)
+        for (int c = 1; c < a->pre.n_channels; c++)
+            a->pre.std[c] = a->pre.std[0];
     if (!a->model)
         return cli_usage_error("infer", "missing --model MODEL.onnx");
     if (!known_engine(a->engine))
@@ -293,6 +352,41 @@ static fc_status run_batched(fc_engine *e, const fc_graph *g, const fc_tensor *x
     return st;
 }
 
+/* A model with one [N,C,H,W] float input whose C, H and W are fixed takes
+ * images (folders, PNG, npy) through the dataset loader. */
+static bool image_input(const fc_graph *g, fc_dataset_opts *o)
+{
+    if (g->n_inputs != 1)
+        return false;
+    const fc_value *v = &g->values[g->inputs[0]];
+    if (v->rank != 4 || (v->dtype != FC_DT_F32 && v->dtype != FC_DT_UNDEFINED) ||
+        v->dims[1] < 1 || v->dims[1] > 4 || v->dims[2] < 1 || v->dims[3] < 1)
+        return false;
+    o->channels = (int)v->dims[1];
+    o->height = v->dims[2];
+    o->width = v->dims[3];
+    return true;
+}
+
+/* Images through the dataset loader and the preprocessing; *bad names the
+ * file at fault (the message already does for data errors). */
+static fc_status load_images(const infer_args *a, fc_dataset_opts *o, fc_dataset *d,
+                             fc_tensor *x, const char **blame, fc_err *err)
+{
+    o->resize = a->resize ? FC_RESIZE_BILINEAR : FC_RESIZE_NONE;
+    o->labels_path = a->labels;
+    o->png.max_pixels = (uint64_t)a->max_pixels;
+    fc_status st = fc_preproc_check(&a->pre, o->channels, err);
+    if (st) {
+        *blame = a->model;
+        return st;
+    }
+    *blame = a->data[0];
+    if ((st = fc_dataset_load(a->data, a->n_data, o, d, err)))
+        return st;
+    return fc_preproc_apply(&a->pre, &d->images, x, err);
+}
+
 /* Runs and prints; returns the exit code. */
 static int infer(const infer_args *a, const fc_graph *g, fc_engine *e)
 {
@@ -304,8 +398,16 @@ static int infer(const infer_args *a, const fc_graph *g, fc_engine *e)
     const char *blame = a->model;
     fc_status st = FC_OK;
     bool loaded = false;
+    fc_dataset data = {0};
+    fc_dataset_opts dopts = {0};
+    bool images = a->n_data && image_input(g, &dopts);
     if (!ins || !outs) {
         st = fc_err_set(&err, FC_ERR_NOMEM, "out of memory");
+    } else if (images) {
+        st = load_images(a, &dopts, &data, &ins[0], &blame, &err);
+        loaded = !st;
+        if (loaded)
+            st = run_batched(e, g, &ins[0], a->batch, outs, &err);
     } else if (a->n_data) {
         int bad = 0;
         st = load_data(a, &ins[0], &bad, &err);
@@ -335,7 +437,7 @@ static int infer(const infer_args *a, const fc_graph *g, fc_engine *e)
         err.status = st;
         rc = cli_report(blame, &err);
     } else {
-        cli_infer_result r = {g, a->engine, g->n_outputs, outs};
+        cli_infer_result r = {g, a->engine, g->n_outputs, outs, images ? &data : NULL};
         if (a->json) {
             if (!cli_infer_print_json(&r)) {
                 fc_err_set(&err, FC_ERR_NOMEM, "out of memory printing JSON");
@@ -349,6 +451,7 @@ static int infer(const infer_args *a, const fc_graph *g, fc_engine *e)
     }
     for (int i = 0; ins && i < n_in; i++)
         fc_tensor_release(&ins[i]);
+    fc_dataset_free(&data);
     fc_free(ins);
     fc_free(outs);
     return rc;

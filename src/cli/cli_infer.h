@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "core/fc_tensor.h"
+#include "io/fc_dataset.h"
 #include "onnx/fc_ir.h"
 
 typedef struct cli_infer_result {
@@ -13,14 +14,18 @@ typedef struct cli_infer_result {
     const char *engine;
     int n_outputs;
     const fc_tensor *outputs;   /* g->n_outputs tensors, in graph order */
+    const fc_dataset *data;     /* image data (files, labels), or NULL for raw tensors */
 } cli_infer_result;
 
 /* One JSON object: engine, outputs (name, shape, flattened data), and top1
- * and confidence when the first output is [N,C].  False if out of memory. */
+ * and confidence when the first output is [N,C]; for image data also
+ * "files", and "labels" and "accuracy" when the data has labels.  False if
+ * out of memory. */
 bool cli_infer_print_json(const cli_infer_result *r);
 
-/* One line per image "index top1 confidence" when the first output is
- * [N,C]; otherwise each output's name, shape and values. */
+/* One line per image "index top1 confidence [label file]" when the first
+ * output is [N,C], then the accuracy when labels are known; otherwise each
+ * output's name, shape and values. */
 void cli_infer_print_text(const cli_infer_result *r);
 
 #endif

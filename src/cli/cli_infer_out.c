@@ -126,6 +126,44 @@ nomem:
     return NULL;
 }
 
+/* Fraction of images whose top-1 is their label; -1 without labels. */
+static double accuracy(const cli_infer_result *r, int64_t *correct)
+{
+    *correct = 0;
+    if (!r->data || !r->data->labels || !first_is_nc(r))
+        return -1.0;
+    const fc_tensor *t = &r->outputs[0];
+    bool is_prob = output_is_softmax(r->g, 0);
+    for (int64_t i = 0; i < r->data->n; i++) {
+        long c;
+        double p;
+        top1_row(t, (size_t)i, is_prob, &c, &p);
+        *correct += c == r->data->labels[i];
+    }
+    return r->data->n ? (double)*correct / (double)r->data->n : 0.0;
+}
+
+static bool data_json(cJSON *root, const cli_infer_result *r)
+{
+    cJSON *files = cJSON_AddArrayToObject(root, "files");
+    if (!files)
+        return false;
+    for (int64_t i = 0; i < r->data->n; i++)
+        if (!append(files, cJSON_CreateString(r->data->files[i])))
+            return false;
+    if (!r->data->labels)
+        return true;
+    cJSON *labels = cJSON_AddArrayToObject(root, "labels");
+    if (!labels)
+        return false;
+    for (int64_t i = 0; i < r->data->n; i++)
+        if (!append(labels, cJSON_CreateNumber((double)r->data->labels[i])))
+            return false;
+    int64_t correct;
+    double acc = accuracy(r, &correct);
+    return acc < 0 || cJSON_AddNumberToObject(root, "accuracy", acc);
+}
+
 bool cli_infer_print_json(const cli_infer_result *r)
 {
     cJSON *root = cJSON_CreateObject();
@@ -137,6 +175,8 @@ bool cli_infer_print_json(const cli_infer_result *r)
     for (int k = 0; k < r->n_outputs; k++)
         if (!append(outs, output_json(r, k)))
             goto nomem;
+    if (r->data && !data_json(root, r))
+        goto nomem;
     if (first_is_nc(r)) {
         const fc_tensor *t = &r->outputs[0];
         bool is_prob = output_is_softmax(r->g, 0);
@@ -169,8 +209,18 @@ void cli_infer_print_text(const cli_infer_result *r)
             long c;
             double p;
             top1_row(t, i, is_prob, &c, &p);
-            printf("%zu %ld %.6f\n", i, c, p);
+            printf("%zu %ld %.6f", i, c, p);
+            if (r->data && r->data->labels)
+                printf(" label %lld", (long long)r->data->labels[i]);
+            if (r->data)
+                printf(" %s", r->data->files[i]);
+            printf("\n");
         }
+        int64_t correct;
+        double acc = accuracy(r, &correct);
+        if (acc >= 0)
+            printf("accuracy %.4f (%lld of %lld)\n", acc, (long long)correct,
+                   (long long)r->data->n);
         return;
     }
     for (int k = 0; k < r->n_outputs; k++) {
