@@ -13,7 +13,7 @@ fc_status fc_file_read_all(const char *path, uint64_t cap, const char *what, uin
 {
     *out = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return fc_err_set(err, FC_ERR_IO, "%s: cannot open %s: %s", path, what, strerror(errno));
     struct stat st;

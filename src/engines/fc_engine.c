@@ -150,7 +150,8 @@ fc_status fc_engine_create(const fc_graph *g, const char *kind, fc_engine **out,
                           "unknown engine '%s' (expected f32 or f32-ref)", kind ? kind : "");
     fc_engine *e = fc_calloc(1, sizeof *e);
     if (!e)
-        return fc_err_set(err, FC_ERR_NOMEM, "out of memory creating engine");
+        return fc_err_set(err, FC_ERR_NOMEM, "%s: out of memory creating engine",
+                          g->path ? g->path : "model");
     e->g = g;
     e->table = t;
     size_t nn = g->n_nodes ? (size_t)g->n_nodes : 1;
@@ -165,7 +166,8 @@ fc_status fc_engine_create(const fc_graph *g, const char *kind, fc_engine **out,
     if (!e->kernels || !e->last_use || !e->absorbed_by || !e->act_min || !e->act_max ||
         !e->has_act || !e->ws) {
         fc_engine_free(e);
-        return fc_err_set(err, FC_ERR_NOMEM, "out of memory creating engine");
+        return fc_err_set(err, FC_ERR_NOMEM, "%s: out of memory creating engine",
+                          g->path ? g->path : "model");
     }
     for (int v = 0; v < g->n_values; v++)
         e->last_use[v] = -1;

@@ -147,7 +147,7 @@ static fc_status ext_read(fc_onnx_ctx *c, const Onnx__TensorProto *tp, const cha
     if (c->external_bytes + need > FC_MAX_MODEL_BYTES)
         return fc_err_set(err, FC_ERR_LIMIT, "%s: external data exceeds the model cap of %llu "
                           "bytes", c->label, (unsigned long long)FC_MAX_MODEL_BYTES);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return fc_err_set(err, FC_ERR_IO, "%s: %s: cannot open external data '%.100s': %s",
                           c->label, what, r.location, strerror(errno));
