@@ -7,5 +7,6 @@ int cli_info_main(int argc, char **argv);
 int cli_infer_main(int argc, char **argv);
 int cli_bench_main(int argc, char **argv);
 int cli_gen_main(int argc, char **argv);
+int cli_config_main(int argc, char **argv);
 
 #endif

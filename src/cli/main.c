@@ -20,6 +20,7 @@ static const command commands[] = {
     {"info", cli_info_main, "describe a model: inputs, outputs, ops, parameters, support"},
     {"infer", cli_infer_main, "run images or raw tensors through an engine"},
     {"bench", cli_bench_main, "measure images/s and peak memory of an engine"},
+    {"config", cli_config_main, "print the default run configuration, or check a config file"},
     {"gen", cli_gen_main, "write boundary-value, noise and broken-PNG cases for a model"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
