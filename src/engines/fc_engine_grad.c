@@ -48,12 +48,14 @@ fc_output_kind fc_graph_output_kind(const fc_graph *g, int *logits_value)
     bool sm = strcmp(n->op_type, "Softmax") == 0, lsm = strcmp(n->op_type, "LogSoftmax") == 0;
     if (n->domain[0] || (!sm && !lsm) || n->n_inputs < 1 || n->inputs[0] < 0)
         return FC_OUT_LOGITS;
-    /* Only the last axis is a class axis we can reason about. */
+    /* Only the last axis is a class axis we can reason about.  An output
+     * whose rank the file leaves undeclared (-1) may still be [N,C]: the
+     * loss then checks the planned rank of the logits. */
     int64_t axis = n->opset >= 13 ? -1 : 1;
     if (fc_attr_get_int(n, "axis", axis, &axis, NULL))
         return FC_OUT_LOGITS;
     int rank = g->values[v].rank;
-    if (!(axis == -1 || (rank == 2 && axis == 1)))
+    if (!(axis == -1 || ((rank == 2 || rank < 0) && axis == 1)))
         return FC_OUT_LOGITS;
     if (logits_value)
         *logits_value = n->inputs[0];

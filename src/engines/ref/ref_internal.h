@@ -3,7 +3,9 @@
  * The f32-ref engine is the oracle: every kernel is a plain loop that reads
  * like the ONNX definition, accumulates sums in double and never uses the
  * workspace.  Faster engines are checked against it, so clarity wins over
- * speed everywhere in this directory. */
+ * speed everywhere in this directory.  Backward kernels (ref_grad_*.c) that
+ * sum many terms per element do so in fc_calloc'd double buffers, freed
+ * before they return. */
 #ifndef FC_REF_INTERNAL_H
 #define FC_REF_INTERNAL_H
 
@@ -45,6 +47,36 @@ fc_status fc_ref_gather(const fc_kernel_ctx *k, fc_err *err);
 fc_status fc_ref_cast(const fc_kernel_ctx *k, fc_err *err);
 fc_status fc_ref_constant(const fc_kernel_ctx *k, fc_err *err);
 fc_status fc_ref_constantofshape(const fc_kernel_ctx *k, fc_err *err);
+
+/* Backward kernels (ref_grad_*.c), the same families as the forward ones.
+ * Each adds dLoss/d input into every non-NULL gin[i] (fc_kernel.h). */
+fc_status fc_ref_conv_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_gemm_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_matmul_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_maxpool_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_averagepool_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_globalaveragepool_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_globalmaxpool_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_add_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_sub_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_mul_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_div_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_relu_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_leakyrelu_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_clip_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_sigmoid_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_tanh_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_softmax_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_logsoftmax_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_batchnorm_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_reducemean_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_copy_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_dropout_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_transpose_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_concat_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_pad_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_gather_grad(const fc_grad_ctx *k, fc_err *err);
+fc_status fc_ref_cast_grad(const fc_grad_ctx *k, fc_err *err);
 
 /* Input i, or NULL when it is omitted or beyond the node's input list. */
 const fc_tensor *fc_ref_in(const fc_kernel_ctx *k, int i);
@@ -91,5 +123,28 @@ void fc_ref_window_3d(fc_window *w);
 /* Byte copy of in[0] into out[0] (same byte size, checked). */
 fc_status fc_ref_copy_bytes(const fc_kernel_ctx *k, const fc_tensor *in, fc_tensor *out,
                             fc_err *err);
+
+/* ---- shared by the backward kernels (ref_grad_common.c) ---------------- */
+
+/* Forward input i / gradient slots of a backward call, NULL when absent. */
+const fc_tensor *fc_ref_fwd_in(const fc_grad_ctx *k, int i);
+fc_tensor *fc_ref_gin(const fc_grad_ctx *k, int i);
+const fc_tensor *fc_ref_gout(const fc_grad_ctx *k, int j);
+
+/* Checks what the executor promises (FC_ERR_INTERNAL otherwise): every
+ * non-NULL gout[j] is float32 shaped like out[j], every non-NULL gin[i] is
+ * float32 shaped like a present in[i]. */
+fc_status fc_ref_grad_check(const fc_grad_ctx *k, fc_err *err);
+
+/* Gradients that sum many terms into one element (broadcast axes, weight
+ * taps, overlapping windows, scatters) are summed in double, one buffer per
+ * wanted input, and rounded to float once when added into gin.
+ * fc_ref_acc_alloc gives acc[i] (gin[i]'s numel, zeroed) for each i < n
+ * whose gin[i] is non-NULL and NULL for the others; on failure nothing is
+ * left allocated.  fc_ref_acc_flush adds acc[i] into gin[i] and frees all;
+ * fc_ref_acc_free only frees (error paths). */
+fc_status fc_ref_acc_alloc(const fc_grad_ctx *k, int n, double **acc, fc_err *err);
+void fc_ref_acc_flush(const fc_grad_ctx *k, int n, double **acc);
+void fc_ref_acc_free(int n, double **acc);
 
 #endif
