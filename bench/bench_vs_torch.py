@@ -8,6 +8,11 @@ torch.inference_mode, torch.set_num_threads(THREADS)), then runs
 `flipcheck bench --json` for each engine with the same thread count and
 prints images/s and the ratio flipcheck / PyTorch.
 
+With --attack fgsm both sides time one FGSM batch instead: the input
+gradient of the summed cross-entropy (PyTorch autograd, weights frozen),
+clip(x + eps * sign(grad), 0, 1) and the forward pass that judges it,
+against `flipcheck bench --attack fgsm`.
+
 Tooling only (Debian python3-torch, python3-onnx, python3-numpy); flipcheck
 itself never needs Python.  See bench/README.md.
 """
@@ -137,10 +142,31 @@ def time_torch(net, x, runs, warmup):
     return statistics.median(times)
 
 
-def flipcheck_bench(binary, model, engine, batch, runs, warmup, threads):
+def time_torch_fgsm(net, x, labels, eps, runs, warmup):
+    """One FGSM batch as an attack run does it: gradient, step, judging forward."""
+    for p in net.parameters():
+        p.requires_grad_(False)
+    loss_fn = torch.nn.CrossEntropyLoss(reduction="sum")
+    times = []
+    for r in range(warmup + runs):
+        t0 = time.perf_counter()
+        xr = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(loss_fn(net(xr), labels), xr)
+        adv = (x + eps * grad.sign()).clamp(0.0, 1.0)
+        with torch.inference_mode():
+            net(adv).argmax(1)
+        t1 = time.perf_counter()
+        if r >= warmup:
+            times.append(t1 - t0)
+    return statistics.median(times)
+
+
+def flipcheck_bench(binary, model, engine, batch, runs, warmup, threads, attack=None):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     cmd = [binary, "bench", "--model", model, "--engine", engine, "--batch", str(batch),
            "--runs", str(runs), "--warmup", str(warmup), "--json"]
+    if attack:
+        cmd += ["--attack", attack]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
         sys.exit(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()}")
@@ -161,6 +187,8 @@ def main():
                     help="comma-separated flipcheck engines (default f32,f32-ref)")
     ap.add_argument("--ref-runs", type=int, default=5,
                     help="timed runs for f32-ref, the slow oracle (default 5)")
+    ap.add_argument("--attack", choices=["fgsm"],
+                    help="time an FGSM batch (gradient + step + eval) instead of a forward")
     args = ap.parse_args()
 
     path = args.model if args.model.endswith(".onnx") else os.path.join(PEERS, args.model + ".onnx")
@@ -181,18 +209,27 @@ def main():
             sys.exit("the PyTorch rebuild does not match the ONNX model")
 
     shape = [d.dim_value for d in onnx.load(path).graph.input[0].type.tensor_type.shape.dim]
-    x = torch.rand([args.batch] + shape[1:], generator=torch.Generator().manual_seed(0))
-    t = time_torch(net, x, args.runs, args.warmup)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand([args.batch] + shape[1:], generator=gen)
+    if args.attack == "fgsm":
+        classes = [d.dim_value for d in onnx.load(path).graph.output[0].type.tensor_type.shape.dim][-1]
+        labels = torch.randint(0, classes, (args.batch,), generator=gen)
+        t = time_torch_fgsm(net, x, labels, 8.0 / 255.0, args.runs, args.warmup)
+        what = "FGSM images/s"
+    else:
+        t = time_torch(net, x, args.runs, args.warmup)
+        what = "images/s"
     torch_ips = args.batch / t
-    print(f"{'engine':<22} {'images/s':>12} {'ms/batch':>10} {'vs torch':>9}")
-    print(f"{'torch ' + torch.__version__ + f' ({args.threads} thr)':<22} {torch_ips:>12.1f} "
+    print(f"{'engine':<22} {what:>14} {'ms/batch':>10} {'vs torch':>9}")
+    print(f"{'torch ' + torch.__version__ + f' ({args.threads} thr)':<22} {torch_ips:>14.1f} "
           f"{t * 1e3:>10.3f} {1.0:>9.2f}")
     for engine in args.engines.split(","):
         runs = args.ref_runs if engine == "f32-ref" else args.runs
         warm = min(args.warmup, 1) if engine == "f32-ref" else args.warmup
-        r = flipcheck_bench(args.flipcheck, path, engine, args.batch, runs, warm, args.threads)
+        r = flipcheck_bench(args.flipcheck, path, engine, args.batch, runs, warm, args.threads,
+                            args.attack)
         ips = r["images_per_s"]
-        print(f"{'flipcheck ' + engine:<22} {ips:>12.1f} {r['median_s_per_batch'] * 1e3:>10.3f} "
+        print(f"{'flipcheck ' + engine:<22} {ips:>14.1f} {r['median_s_per_batch'] * 1e3:>10.3f} "
               f"{ips / torch_ips:>9.2f}   (peak RSS {r['peak_rss_kb']} KB)")
 
 

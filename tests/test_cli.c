@@ -465,9 +465,9 @@ START_TEST(bad_files_exit_2_with_one_line_naming_the_file)
     snprintf(want, sizeof want, "flipcheck: %s: io_error", tmp("none.npy"));
     expect_usage_error((const char *[]){"infer", "--model", m, tmp("none.npy"), NULL}, want);
     expect_usage_error((const char *[]){"infer", "--model", m, tmp("nothere.png"), NULL},
-                       "nothere.png|not supported yet");
+                       "nothere.png|no such file");
     expect_usage_error((const char *[]){"infer", "--model", m, tmpdir, NULL},
-                       "folders are not supported yet");
+                       "no PNG images found");
     /* Data that does not fit the model: named with its whole shape. */
     expect_usage_error((const char *[]){"infer", "--model", m, PEERS "/mlp.ort_logits.npy", NULL},
                        "mlp.ort_logits.npy: shape_error|[512,10]");

@@ -1,7 +1,9 @@
 /* ONNX operator conformance: every case in libonnx-testdata's data/node/
  * whose single node is an op flipcheck supports and whose tensors are
  * float32/int64/int32/uint8/int8 runs on both fp32 engines and must match
- * the expected outputs (rtol 1e-4, atol 1e-5; integers exact).
+ * the expected outputs (rtol 1e-4, atol 1e-5; integers exact).  The cases
+ * of the quantized ops (int8_ops below) run instead on both int8 engines,
+ * q8-ref and q8, and must all pass.
  *
  * Each case runs in a child process so a crash (or, under ASan, a leak) in
  * one case is recorded as that case's failure and the others still count. */
@@ -27,6 +29,20 @@
 
 #define MAX_CASES 2048
 #define REASON_MAX 300
+
+/* The quantized ops: their cases belong to the int8 engines. */
+static const char *const int8_ops[] = {
+    "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger",
+    "ConvInteger",    "QLinearConv",      "QLinearMatMul",
+};
+
+static bool is_int8_op(const char *op)
+{
+    for (size_t i = 0; i < sizeof int8_ops / sizeof int8_ops[0]; i++)
+        if (strcmp(op, int8_ops[i]) == 0)
+            return true;
+    return false;
+}
 
 static bool allowed_elem_type(int32_t t)
 {
@@ -59,9 +75,10 @@ static uint8_t *read_all(const char *path, size_t *len)
     return buf;
 }
 
-/* A case is in scope when its one node is supported and all its graph
- * inputs/outputs have an allowed element type. */
-static bool case_in_scope(const char *model_path, char *op, size_t op_size)
+/* A case is in scope when its one node is supported, is a quantized op
+ * exactly when `int8`, and all its graph inputs/outputs have an allowed
+ * element type. */
+static bool case_in_scope(const char *model_path, bool int8, char *op, size_t op_size)
 {
     size_t len;
     uint8_t *bytes = read_all(model_path, &len);
@@ -75,7 +92,8 @@ static bool case_in_scope(const char *model_path, char *op, size_t op_size)
     if (ok) {
         const Onnx__NodeProto *n = m->graph->node[0];
         snprintf(op, op_size, "%s", n->op_type);
-        ok = fc_op_find(n->domain ? n->domain : "", n->op_type) != NULL;
+        ok = fc_op_find(n->domain ? n->domain : "", n->op_type) != NULL &&
+             is_int8_op(n->op_type) == int8;
         for (size_t i = 0; ok && i < m->graph->n_input; i++)
             ok = value_info_allowed(m->graph->input[i]);
         for (size_t i = 0; ok && i < m->graph->n_output; i++)
@@ -202,8 +220,9 @@ static bool run_case_on(const fc_graph *g, const char *case_dir, const char *eng
     return ok;
 }
 
-/* Child process body: 0 = pass; otherwise the reason is written to fd. */
-static int run_case(const char *case_dir, int fd)
+/* Child process body: 0 = pass; otherwise the reason is written to fd.
+ * engines: the two engine kinds to run the case on. */
+static int run_case(const char *case_dir, const char *const *engines, int fd)
 {
     char model[1100], why[REASON_MAX] = "";
     snprintf(model, sizeof model, "%s/model.onnx", case_dir);
@@ -215,8 +234,8 @@ static int run_case(const char *case_dir, int fd)
         snprintf(why, sizeof why, "load: %s", err.msg);
         ok = false;
     } else {
-        ok = run_case_on(g, case_dir, "f32-ref", why, sizeof why) &&
-             run_case_on(g, case_dir, "f32", why, sizeof why);
+        ok = run_case_on(g, case_dir, engines[0], why, sizeof why) &&
+             run_case_on(g, case_dir, engines[1], why, sizeof why);
     }
     fc_graph_free(g);
     if (!ok) {
@@ -231,7 +250,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-START_TEST(conformance_cases_pass_on_both_fp32_engines)
+typedef struct suite_result {
+    int in_scope, passed, n_fail;
+    char failures[MAX_CASES][REASON_MAX + 64];
+} suite_result;
+
+/* Runs every in-scope case (see case_in_scope) on both engines. */
+static void run_suite(bool int8, const char *const *engines, suite_result *r)
 {
     DIR *d = opendir(FC_ONNX_NODE_DIR);
     ck_assert_msg(d != NULL, "libonnx-testdata not found at %s (apt-get install libonnx-testdata)",
@@ -245,16 +270,14 @@ START_TEST(conformance_cases_pass_on_both_fp32_engines)
     closedir(d);
     qsort(names, (size_t)n_names, sizeof names[0], cmp_str);
 
-    int in_scope = 0, passed = 0;
-    static char failures[MAX_CASES][REASON_MAX + 64];
-    int n_fail = 0;
+    r->in_scope = r->passed = r->n_fail = 0;
     for (int i = 0; i < n_names; i++) {
         char case_dir[1024], model[1100], op[64] = "";
         snprintf(case_dir, sizeof case_dir, "%s/%s", FC_ONNX_NODE_DIR, names[i]);
         snprintf(model, sizeof model, "%s/model.onnx", case_dir);
-        if (!case_in_scope(model, op, sizeof op))
+        if (!case_in_scope(model, int8, op, sizeof op))
             continue;
-        in_scope++;
+        r->in_scope++;
         int pipefd[2];
         ck_assert_int_eq(pipe(pipefd), 0);
         fflush(stdout);
@@ -262,7 +285,7 @@ START_TEST(conformance_cases_pass_on_both_fp32_engines)
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
             close(pipefd[0]);
-            int rc = run_case(case_dir, pipefd[1]);
+            int rc = run_case(case_dir, engines, pipefd[1]);
             close(pipefd[1]);
             exit(rc);
         }
@@ -274,25 +297,48 @@ START_TEST(conformance_cases_pass_on_both_fp32_engines)
         int status = 0;
         waitpid(pid, &status, 0);
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-            passed++;
+            r->passed++;
             continue;
         }
         if (WIFSIGNALED(status))
             snprintf(why, sizeof why, "crashed with signal %d", WTERMSIG(status));
         else if (!why[0])
             snprintf(why, sizeof why, "exit status %d (sanitizer report above)", WEXITSTATUS(status));
-        snprintf(failures[n_fail++], sizeof failures[0], "%s (%s): %s", names[i], op, why);
+        snprintf(r->failures[r->n_fail++], sizeof r->failures[0], "%s (%s): %s", names[i], op,
+                 why);
     }
     for (int i = 0; i < n_names; i++)
         free(names[i]);
+    printf("conformance: %d of %d in-scope cases pass on %s and %s (%.1f%%)\n", r->passed,
+           r->in_scope, engines[0], engines[1],
+           r->in_scope ? 100.0 * r->passed / r->in_scope : 0.0);
+    for (int i = 0; i < r->n_fail; i++)
+        printf("  not passing: %s\n", r->failures[i]);
+    fflush(stdout);   /* a failing check ends the forked test without flushing */
+}
 
-    double rate = in_scope ? (double)passed / in_scope : 0.0;
-    printf("conformance: %d of %d in-scope cases pass on f32 and f32-ref (%.1f%%)\n", passed,
-           in_scope, 100.0 * rate);
-    for (int i = 0; i < n_fail; i++)
-        printf("  not passing: %s\n", failures[i]);
-    ck_assert_int_ge(in_scope, 150);
-    ck_assert_msg(rate >= 0.95, "only %d of %d conformance cases pass", passed, in_scope);
+START_TEST(conformance_cases_pass_on_both_fp32_engines)
+{
+    static suite_result r;
+    static const char *const engines[] = {"f32-ref", "f32"};
+    run_suite(false, engines, &r);
+    double rate = r.in_scope ? (double)r.passed / r.in_scope : 0.0;
+    ck_assert_int_ge(r.in_scope, 150);
+    ck_assert_msg(rate >= 0.95, "only %d of %d conformance cases pass", r.passed, r.in_scope);
+}
+END_TEST
+
+/* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger,
+ * ConvInteger, QLinearConv, QLinearMatMul: every case passes on q8-ref and
+ * q8 (integers exact). */
+START_TEST(int8_conformance_cases_pass_on_both_int8_engines)
+{
+    static suite_result r;
+    static const char *const engines[] = {"q8-ref", "q8"};
+    run_suite(true, engines, &r);
+    ck_assert_int_ge(r.in_scope, 14);
+    ck_assert_msg(r.passed == r.in_scope, "only %d of %d int8 conformance cases pass", r.passed,
+                  r.in_scope);
 }
 END_TEST
 
@@ -302,6 +348,7 @@ int main(void)
     TCase *tc = tcase_create("onnx_node_cases");
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, conformance_cases_pass_on_both_fp32_engines);
+    tcase_add_test(tc, int8_conformance_cases_pass_on_both_int8_engines);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,10 +1,12 @@
 /* flipcheck bench: images per second of one engine on one model (median of
- * timed runs after a warm-up, CLOCK_MONOTONIC) and the process's peak RSS. */
+ * timed runs after a warm-up, CLOCK_MONOTONIC) and the process's peak RSS.
+ * With --attack fgsm a run is one FGSM batch instead of one forward. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "attacks/fc_model.h"
 #include "cli_commands.h"
 #include "cli_common.h"
 #include "core/fc_alloc.h"
@@ -12,12 +14,17 @@
 
 static const char usage[] =
     "usage: flipcheck bench --model MODEL.onnx [--engine E] [--batch B] [--runs R]\n"
-    "                       [--warmup W] [--json]\n"
+    "                       [--warmup W] [--attack fgsm] [--json]\n"
     "\n"
     "Times the engine on random input (uniform [0,1) for float inputs, zeros for\n"
     "integer ones) of the model's input shape with batch B, and prints images/s\n"
     "(B / median seconds of R timed runs, after W untimed ones) and peak RSS\n"
     "(VmHWM, else getrusage ru_maxrss).\n"
+    "\n"
+    "With --attack fgsm one run is a whole FGSM batch in pixel space: the input\n"
+    "gradient of the cross-entropy (fc_model_grad) on uniform [0,1) images with\n"
+    "seeded labels, the step clip(x + eps*sign(g), 0, 1) with eps 8/255, and the\n"
+    "forward pass that judges the adversarial batch.\n"
     "\n"
     "options:\n"
     "  --model FILE   the ONNX model (required)\n"
@@ -25,14 +32,15 @@ static const char usage[] =
     "  --batch B      images per run (default 64)\n"
     "  --runs R       timed runs (default 20)\n"
     "  --warmup W     untimed runs first (default 3)\n"
+    "  --attack fgsm  time FGSM (gradient + step + eval) instead of a forward\n"
     "  --json         {\"images_per_s\", \"batch\", \"engine\", \"peak_rss_kb\", ...}\n";
 
-enum { O_MODEL, O_ENGINE, O_BATCH, O_RUNS, O_WARMUP, O_JSON, O_COUNT };
+enum { O_MODEL, O_ENGINE, O_BATCH, O_RUNS, O_WARMUP, O_JSON, O_ATTACK, O_COUNT };
 
 typedef struct bench_args {
     const char *model, *engine;
     long batch, runs, warmup;
-    bool json;
+    bool json, fgsm;
 } bench_args;
 
 static int parse_args(int argc, char **argv, bench_args *a)
@@ -41,6 +49,7 @@ static int parse_args(int argc, char **argv, bench_args *a)
         [O_MODEL] = {"--model", true}, [O_ENGINE] = {"--engine", true},
         [O_BATCH] = {"--batch", true}, [O_RUNS] = {"--runs", true},
         [O_WARMUP] = {"--warmup", true}, [O_JSON] = {"--json", false},
+        [O_ATTACK] = {"--attack", true},
     };
     a->engine = "f32";
     a->batch = 64;
@@ -58,6 +67,12 @@ static int parse_args(int argc, char **argv, bench_args *a)
         case O_MODEL: a->model = v; break;
         case O_ENGINE: a->engine = v; break;
         case O_JSON: a->json = true; break;
+        case O_ATTACK:
+            if (strcmp(v, "fgsm") != 0)
+                return cli_usage_error("bench", "option --attack: only 'fgsm' can be timed, "
+                                       "not '%s'", v);
+            a->fgsm = true;
+            break;
         case O_BATCH: ok = cli_parse_int("bench", "--batch", v, 1, 65536, &a->batch); break;
         case O_RUNS: ok = cli_parse_int("bench", "--runs", v, 1, 100000, &a->runs); break;
         case O_WARMUP: ok = cli_parse_int("bench", "--warmup", v, 0, 100000, &a->warmup); break;
@@ -153,6 +168,58 @@ static fc_status time_runs(fc_engine *e, const fc_graph *g, const fc_tensor *ins
     return st;
 }
 
+/* FGSM runs: the timed unit is what one FGSM batch costs an attack run,
+ * gradient + signed step + the forward that judges the result. */
+static fc_status time_fgsm(const bench_args *a, double *times, fc_err *err)
+{
+    fc_model *m = NULL;
+    fc_status st = fc_model_open(a->model, a->engine, NULL, &m, err);
+    if (st)
+        return st;
+    fc_model_set_batch(m, a->batch);
+    int64_t dims[4] = {a->batch, fc_model_channels(m), fc_model_height(m), fc_model_width(m)};
+    int64_t *labels = fc_calloc((size_t)a->batch, sizeof *labels);
+    fc_tensor x = {0}, adv = {0};
+    if (!labels)
+        st = fc_err_set(err, FC_ERR_NOMEM, "out of memory");
+    if (!st)
+        st = fc_tensor_alloc(&x, FC_DT_F32, 4, dims, err);
+    if (!st)
+        st = fc_tensor_alloc(&adv, FC_DT_F32, 4, dims, err);
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    float *px = st ? NULL : x.data;
+    for (size_t j = 0; px && j < x.numel; j++)
+        px[j] = (float)(next_rand(&seed) >> 40) / (float)(1u << 24);
+    for (long i = 0; labels && i < a->batch; i++)
+        labels[i] = (int64_t)(next_rand(&seed) % (uint64_t)fc_model_classes(m));
+    const float eps = 8.0f / 255.0f;
+    fc_loss loss = {FC_LOSS_CE, labels};
+    for (long r = 0; r < a->warmup + a->runs && !st; r++) {
+        fc_tensor g, z;
+        double t0 = cli_now();
+        if ((st = fc_model_grad(m, &x, &loss, &g, NULL, NULL, err)))
+            break;
+        const float *pg = g.data;
+        float *pa = adv.data;
+        for (size_t j = 0; j < x.numel; j++) {
+            float v = px[j] + (pg[j] > 0.0f ? eps : pg[j] < 0.0f ? -eps : 0.0f);
+            pa[j] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+        }
+        fc_tensor_release(&g);
+        if ((st = fc_model_logits(m, &adv, &z, err)))
+            break;
+        double t1 = cli_now();
+        fc_tensor_release(&z);
+        if (r >= a->warmup)
+            times[r - a->warmup] = t1 - t0;
+    }
+    fc_tensor_release(&x);
+    fc_tensor_release(&adv);
+    fc_free(labels);
+    fc_model_free(m);
+    return st;
+}
+
 /* Peak resident memory of this process in KB.  Linux's ru_maxrss survives
  * exec, so a bench started from a big parent (Python with torch loaded)
  * would report the parent's peak; VmHWM is this program's own. */
@@ -177,14 +244,16 @@ static int report(const bench_args *a, double median, double best)
     long rss_kb = peak_rss_kb();
     double ips = median > 0 ? (double)a->batch / median : 0;
     if (!a->json) {
-        printf("%s: engine %s, batch %ld: %.1f images/s (median of %ld runs, %.3f ms per batch, "
-               "best %.3f ms), peak RSS %ld KB\n", a->model, a->engine, a->batch, ips, a->runs,
-               median * 1e3, best * 1e3, rss_kb);
+        printf("%s: engine %s, batch %ld: %.1f %simages/s (median of %ld runs, %.3f ms per "
+               "batch, best %.3f ms), peak RSS %ld KB\n", a->model, a->engine, a->batch, ips,
+               a->fgsm ? "FGSM " : "", a->runs, median * 1e3, best * 1e3, rss_kb);
         return CLI_EXIT_OK;
     }
     cJSON *root = cJSON_CreateObject();
     bool ok = root && cJSON_AddStringToObject(root, "model", a->model) &&
               cJSON_AddStringToObject(root, "engine", a->engine) &&
+              (a->fgsm ? cJSON_AddStringToObject(root, "attack", "fgsm") != NULL
+                       : cJSON_AddNullToObject(root, "attack") != NULL) &&
               cJSON_AddNumberToObject(root, "batch", (double)a->batch) &&
               cJSON_AddNumberToObject(root, "runs", (double)a->runs) &&
               cJSON_AddNumberToObject(root, "warmup", (double)a->warmup) &&
@@ -220,11 +289,13 @@ int cli_bench_main(int argc, char **argv)
     fc_status st = FC_OK;
     if (!ins || !times)
         st = fc_err_set(&err, FC_ERR_NOMEM, "out of memory");
-    if (!st)
+    if (!st && a.fgsm)
+        st = time_fgsm(&a, times, &err);
+    if (!st && !a.fgsm)
         st = fc_engine_create(g, a.engine, &e, &err);
-    if (!st)
+    if (!st && !a.fgsm)
         st = make_inputs(g, a.batch, ins, &err);
-    if (!st)
+    if (!st && !a.fgsm)
         st = time_runs(e, g, ins, &a, times, &err);
     if (st) {
         err.status = st;

@@ -6,6 +6,7 @@
 int cli_info_main(int argc, char **argv);
 int cli_infer_main(int argc, char **argv);
 int cli_bench_main(int argc, char **argv);
+int cli_attack_main(int argc, char **argv);
 int cli_gen_main(int argc, char **argv);
 int cli_config_main(int argc, char **argv);
 

@@ -1,6 +1,6 @@
 /* flipcheck: the command-line entry point.  Dispatches to one file per
- * command (cli_info.c, cli_infer.c, cli_bench.c); the only place that
- * returns an exit code to the shell. */
+ * command (cli_info.c, cli_infer.c, cli_bench.c, cli_attack.c); the only
+ * place that returns an exit code to the shell. */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +20,7 @@ static const command commands[] = {
     {"info", cli_info_main, "describe a model: inputs, outputs, ops, parameters, support"},
     {"infer", cli_infer_main, "run images or raw tensors through an engine"},
     {"bench", cli_bench_main, "measure images/s and peak memory of an engine"},
+    {"attack", cli_attack_main, "attack images (fgsm, pgd, mineps, boundary) and measure flips"},
     {"config", cli_config_main, "print the default run configuration, or check a config file"},
     {"gen", cli_gen_main, "write boundary-value, noise and broken-PNG cases for a model"},
 };

@@ -6,15 +6,24 @@
 
 #include <string.h>
 
+#include <stdio.h>
+
 #include "../core/fc_alloc.h"
 #include "../onnx/fc_plan.h"
+#include "../onnx/fc_qdq.h"
 #include "fc_engine_internal.h"
 #include "fc_kernel.h"
 #include "fc_workspace.h"
 
+static const fc_kernel_table *const tables[] = {&fc_kernels_f32, &fc_kernels_f32_ref,
+                                                &fc_kernels_q8, &fc_kernels_q8_ref};
+static const char *const kind_names[] = {"f32", "f32-ref", "q8", "q8-ref", NULL};
 
-static const fc_kernel_table *const tables[] = {&fc_kernels_f32, &fc_kernels_f32_ref};
-static const char *const kind_names[] = {"f32", "f32-ref", NULL};
+/* The int8 engines run QDQ models as ONNX Runtime does: fused (fc_qdq.h). */
+static bool is_int8(const fc_kernel_table *t)
+{
+    return t == &fc_kernels_q8 || t == &fc_kernels_q8_ref;
+}
 
 const char *const *fc_engine_kinds(void) { return kind_names; }
 
@@ -35,12 +44,14 @@ static bool same_domain(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* The kernel of (domain, op) in t, else in its fallback chain. */
 static const fc_kernel_def *find_kernel(const fc_kernel_table *t, const char *domain,
                                         const char *op)
 {
-    for (int i = 0; i < t->count; i++)
-        if (strcmp(t->defs[i].name, op) == 0 && same_domain(t->defs[i].domain, domain))
-            return &t->defs[i];
+    for (; t; t = t->fallback)
+        for (int i = 0; i < t->count; i++)
+            if (strcmp(t->defs[i].name, op) == 0 && same_domain(t->defs[i].domain, domain))
+                return &t->defs[i];
     return NULL;
 }
 
@@ -63,7 +74,8 @@ void fc_engine_free(fc_engine *e)
     fc_free(e->act_max);
     fc_free(e->has_act);
     fc_workspace_free(e->ws);
-    fc_plan_free(e->plan);
+    fc_plan_free(e->plan);   /* before the graph it borrows */
+    fc_graph_free(e->owned);
     fc_free(e);
 }
 
@@ -130,6 +142,10 @@ static void plan_fusion(fc_engine *e)
         int p = g->values[v].producer;
         if (p < 0 || !e->kernels[p] || !(e->kernels[p]->flags & FC_KERNEL_FUSES_ACTIVATION))
             continue;
+        /* Only float outputs are clamped in place: the int8 kernels never
+         * fuse, and a value declared with an integer type is left alone. */
+        if (g->values[v].dtype != FC_DT_UNDEFINED && g->values[v].dtype != FC_DT_F32)
+            continue;
         if (e->has_act[p] || g->nodes[p].n_outputs != 1 || g->values[v].is_output ||
             consumer_count(g, v) != 1)
             continue;
@@ -147,13 +163,25 @@ fc_status fc_engine_create(const fc_graph *g, const char *kind, fc_engine **out,
     const fc_kernel_table *t = table_for(kind ? kind : "");
     if (!t)
         return fc_err_set(err, FC_ERR_INVALID_ARG,
-                          "unknown engine '%s' (expected f32 or f32-ref)", kind ? kind : "");
+                          "unknown engine '%s' (expected f32, f32-ref, q8 or q8-ref)",
+                          kind ? kind : "");
     fc_engine *e = fc_calloc(1, sizeof *e);
     if (!e)
         return fc_err_set(err, FC_ERR_NOMEM, "%s: out of memory creating engine",
                           g->path ? g->path : "model");
-    e->g = g;
     e->table = t;
+    /* The int8 engines run their own rewritten copy when the model has QDQ
+     * groups; the caller's graph is only borrowed either way. */
+    if (is_int8(t)) {
+        fc_status st = fc_qdq_fuse(g, &e->owned, &e->n_fused, err);
+        if (st) {
+            fc_engine_free(e);
+            return st;
+        }
+        if (e->owned)
+            g = e->owned;
+    }
+    e->g = g;
     size_t nn = g->n_nodes ? (size_t)g->n_nodes : 1;
     size_t nv = g->n_values ? (size_t)g->n_values : 1;
     e->kernels = fc_calloc(nn, sizeof *e->kernels);
@@ -437,4 +465,90 @@ fc_status fc_engine_run(fc_engine *e, const fc_tensor *inputs, int n_inputs,
     if (needs_per_image(g, inputs))
         return run_per_image(e, &inputs[0], outputs, err);
     return run_once(e, inputs, outputs, err);
+}
+
+int fc_engine_qdq_fused(const fc_engine *e) { return e->n_fused; }
+
+static bool is_qdq(const fc_node *n, const char *op)
+{
+    return (n->domain[0] == '\0' || strcmp(n->domain, "ai.onnx") == 0) &&
+           strcmp(n->op_type, op) == 0;
+}
+
+/* Marks in island[] the nodes (other than Q/DQ) on a path from a
+ * DequantizeLinear to a QuantizeLinear: what runs in float inside the
+ * quantized part of the model.  mark: per value, bit 1 = computed from a
+ * DQ output through such nodes, bit 2 = feeds a Q through such nodes. */
+static void find_islands(const fc_graph *g, unsigned char *mark, bool *island)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const fc_node *n = &g->nodes[i];
+        bool from = is_qdq(n, "DequantizeLinear");
+        for (int j = 0; !from && !is_qdq(n, "QuantizeLinear") && j < n->n_inputs; j++)
+            from = n->inputs[j] >= 0 && (mark[n->inputs[j]] & 1);
+        for (int j = 0; from && j < n->n_outputs; j++)
+            if (n->outputs[j] >= 0)
+                mark[n->outputs[j]] |= 1;
+    }
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const fc_node *n = &g->nodes[i];
+        bool q = is_qdq(n, "QuantizeLinear"), to = q;
+        for (int j = 0; !to && !is_qdq(n, "DequantizeLinear") && j < n->n_outputs; j++)
+            to = n->outputs[j] >= 0 && (mark[n->outputs[j]] & 2);
+        for (int j = 0; to && j < (q ? 1 : n->n_inputs); j++)
+            if (n->inputs[j] >= 0)
+                mark[n->inputs[j]] |= 2;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const fc_node *n = &g->nodes[i];
+        bool from = false, to = false;
+        for (int j = 0; j < n->n_inputs; j++)
+            from = from || (n->inputs[j] >= 0 && (mark[n->inputs[j]] & 1));
+        for (int j = 0; j < n->n_outputs; j++)
+            to = to || (n->outputs[j] >= 0 && (mark[n->outputs[j]] & 2));
+        island[i] = from && to && !is_qdq(n, "DequantizeLinear") && !is_qdq(n, "QuantizeLinear");
+    }
+}
+
+static bool same_op(const fc_node *a, const fc_node *b)
+{
+    return strcmp(a->op_type, b->op_type) == 0 && strcmp(a->domain, b->domain) == 0;
+}
+
+int fc_engine_float_islands(const fc_engine *e, char *buf, size_t size)
+{
+    const fc_graph *g = e->g;
+    if (buf && size)
+        buf[0] = '\0';
+    unsigned char *mark = fc_calloc(g->n_values > 0 ? (size_t)g->n_values : 1, 1);
+    bool *island = fc_calloc(g->n_nodes > 0 ? (size_t)g->n_nodes : 1, sizeof *island);
+    if (!mark || !island) {
+        fc_free(mark);
+        fc_free(island);
+        return -1;
+    }
+    find_islands(g, mark, island);
+    /* Histogram in order of first appearance: "Mul 2, Sigmoid 1". */
+    int total = 0;
+    size_t used = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!island[i])
+            continue;
+        total++;
+        bool first = true;
+        for (int p = 0; p < i && first; p++)
+            first = !(island[p] && same_op(&g->nodes[p], &g->nodes[i]));
+        if (!first || !buf || used >= size)
+            continue;
+        int count = 0;
+        for (int q = i; q < g->n_nodes; q++)
+            count += island[q] && same_op(&g->nodes[q], &g->nodes[i]);
+        const fc_node *n = &g->nodes[i];
+        int w = snprintf(buf + used, size - used, "%s%s%s%s %d", used ? ", " : "", n->domain,
+                         n->domain[0] ? "." : "", n->op_type, count);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    fc_free(mark);
+    fc_free(island);
+    return total;
 }

@@ -16,7 +16,8 @@
 
 typedef struct fc_engine fc_engine;
 
-/* kind: "f32" (OpenBLAS) or "f32-ref" (plain loops, double accumulation).
+/* kind: "f32" (OpenBLAS), "f32-ref" (plain loops, double accumulation),
+ * "q8" or "q8-ref" (int8 kernels; see below).
  * Fails with FC_ERR_UNSUPPORTED naming the first node whose op the engine
  * lacks, FC_ERR_INVALID_ARG for an unknown kind. */
 fc_status fc_engine_create(const fc_graph *g, const char *kind, fc_engine **out,
@@ -80,7 +81,25 @@ double fc_loss_eval(const fc_loss *loss, int64_t label, const float *z, int64_t 
 /* Names of all engine kinds, NULL-terminated. */
 const char *const *fc_engine_kinds(void);
 
-/* For `info`: whether engine `kind` implements (domain, op_type). */
+/* For `info`: whether engine `kind` implements (domain, op_type).  The
+ * int8 engines count the fp32 kernels they fall back to. */
 int fc_engine_supports_op(const char *kind, const char *domain, const char *op_type);
+
+/* ---- int8 engines (q8, q8-ref) ---------------------------------------
+ * They run a QDQ model as ONNX Runtime does: at creation, each group
+ * DequantizeLinear -> op -> QuantizeLinear that ONNX Runtime fuses becomes
+ * one integer op (src/onnx/fc_qdq.h), in a copy of the graph the engine
+ * owns (the caller's graph is still only borrowed).  Ops that are not
+ * quantized run with the fp32 kernels (q8-ref: f32-ref's, q8: f32's). */
+
+/* Number of QDQ groups fused into integer ops (0 for the fp32 engines and
+ * for models without QDQ groups). */
+int fc_engine_qdq_fused(const fc_engine *e);
+
+/* The ops that run in float between a DequantizeLinear and a
+ * QuantizeLinear after fusion ("float islands"), as a histogram "Mul 2,
+ * Sigmoid 1" in buf (truncated to size; "" when none).  Returns the number
+ * of such nodes, -1 on allocation failure. */
+int fc_engine_float_islands(const fc_engine *e, char *buf, size_t size);
 
 #endif

@@ -20,6 +20,8 @@ struct fc_engine {
     fc_workspace *ws;
     fc_plan *plan;                  /* cached for the last input shapes */
     bool plan_reusable;             /* false when int inputs feed shape data */
+    fc_graph *owned;                /* the int8 engines' QDQ-fused copy (g points to it), or NULL */
+    int n_fused;                    /* QDQ groups fused into integer ops */
 };
 
 /* Makes e->plan match the shapes of `inputs` (one per graph input). */

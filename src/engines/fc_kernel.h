@@ -78,12 +78,19 @@ typedef struct fc_kernel_def {
 } fc_kernel_def;
 
 typedef struct fc_kernel_table {
-    const char *engine;           /* "f32", "f32-ref" */
+    const char *engine;           /* "f32", "f32-ref", "q8", "q8-ref" */
     const fc_kernel_def *defs;
     int count;
+    /* Where ops missing from defs are looked up (NULL: nowhere).  The int8
+     * engines run the float ops of a quantized model (Softmax, the float
+     * islands between DequantizeLinear and QuantizeLinear, the Cast/Mul/Add
+     * of dynamically quantized models) with the fp32 kernels. */
+    const struct fc_kernel_table *fallback;
 } fc_kernel_table;
 
 extern const fc_kernel_table fc_kernels_f32_ref;   /* src/engines/ref/ */
 extern const fc_kernel_table fc_kernels_f32;       /* src/engines/f32/ */
+extern const fc_kernel_table fc_kernels_q8_ref;    /* src/engines/q8/, falls back to f32-ref */
+extern const fc_kernel_table fc_kernels_q8;        /* src/engines/q8/, falls back to f32 */
 
 #endif

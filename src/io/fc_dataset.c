@@ -259,7 +259,8 @@ static fc_status load_npy(const fc_dataset_opts *o, const char *path, fc_tensor 
         return st;
     if (t->rank != 4 || (t->dtype != FC_DT_U8 && t->dtype != FC_DT_F32))
         st = fc_err_set(err, FC_ERR_SHAPE, "%s: images must be uint8 or float32 [N,C,H,W], "
-                        "got %s of rank %d", path, fc_dtype_name(t->dtype), t->rank);
+                        "got %s %s", path, fc_dtype_name(t->dtype),
+                        fc_dims_str(t->rank, t->dims, (char[128]){0}, 128));
     else if (t->dims[1] != o->channels)
         st = fc_err_set(err, FC_ERR_SHAPE, "%s: images have %lld channels, the model takes %d",
                         path, (long long)t->dims[1], o->channels);

@@ -111,4 +111,40 @@ fc_status fc_attr_get_floats(const fc_node *n, const char *name,
 /* Index of the value with that name, or -1. Linear scan: for tests and CLI. */
 int fc_graph_find_value(const fc_graph *g, const char *name);
 
+/* ---- rewriting graphs ---------------------------------------------------
+ * For graph rewrites done on a private copy (the QDQ fusion of the q8
+ * engines, fc_qdq.c).  A loaded graph is never edited: clone it first. */
+
+/* Deep copy of g: every string, attribute and tensor is duplicated, value
+ * and node indices stay the same.  On success *out is owned by the caller
+ * (fc_graph_free). */
+fc_status fc_graph_clone(const fc_graph *g, fc_graph **out, fc_err *err);
+
+/* Writes into buf a value name that g does not use yet: `base`, or
+ * `base_1`, `base_2`, ... (linear scans: meant for a handful of new values). */
+const char *fc_graph_unique_name(const fc_graph *g, const char *base, char *buf, size_t size);
+
+/* Appends a value called `name` (FC_ERR_INVALID_ARG if it exists).  When
+ * init is non-NULL the value becomes an initializer and the graph takes the
+ * tensor over (*init is reset to empty, also on failure it is released). */
+fc_status fc_graph_add_value(fc_graph *g, const char *name, fc_tensor *init, int *index,
+                             fc_err *err);
+
+/* Replaces node n's op type and domain ("" or "com.microsoft") and opset. */
+fc_status fc_node_set_op(fc_node *n, const char *op_type, const char *domain, int64_t opset,
+                         fc_err *err);
+/* Replaces node n's input and output lists (copied; -1 = omitted).  The
+ * caller keeps the node list topologically sorted and calls
+ * fc_graph_update_producers when outputs moved. */
+fc_status fc_node_set_io(fc_node *n, const int *inputs, int n_inputs, const int *outputs,
+                         int n_outputs, fc_err *err);
+/* Removes attribute `name` from n if present. */
+void fc_node_remove_attr(fc_node *n, const char *name);
+
+/* Drops every node i with remove[i] (the order of the others is kept, so a
+ * sorted graph stays sorted) and recomputes the producers. */
+fc_status fc_graph_remove_nodes(fc_graph *g, const bool *remove, fc_err *err);
+/* Recomputes values[v].producer from the node list. */
+void fc_graph_update_producers(fc_graph *g);
+
 #endif

@@ -70,6 +70,20 @@ FC_OP_FOLD(fc_fold_constant);
 FC_OP_INFER(fc_infer_constant_of_shape);
 FC_OP_FOLD(fc_fold_constant_of_shape);
 
+/* fc_ops_quant.c */
+FC_OP_INFER(fc_infer_quantizelinear);
+FC_OP_INFER(fc_infer_dequantizelinear);
+FC_OP_INFER(fc_infer_dynamicquantizelinear);
+FC_OP_INFER(fc_infer_matmulinteger);
+FC_OP_INFER(fc_infer_qlinearmatmul);
+FC_OP_INFER(fc_infer_qgemm);
+FC_OP_INFER(fc_infer_convinteger);
+FC_OP_INFER(fc_infer_qlinearconv);
+FC_OP_INFER(fc_infer_qlinearadd);
+FC_OP_INFER(fc_infer_qlinearglobalavgpool);
+FC_OP_INFER(fc_infer_qlinearavgpool);
+FC_OP_INFER(fc_infer_qlinearconcat);
+
 /* fc_ops_common.c: helpers */
 
 /* Checks min_in <= n_inputs <= max_in with inputs 0..min_in-1 present, and

@@ -14,8 +14,11 @@
 #include "fc_ops_internal.h"
 
 #define OP(n, i, f) {.domain = "", .name = (n), .infer = (i), .fold = (f)}
+/* ONNX Runtime's contrib ops (fc_ops_quant.c). */
+#define MS(n, i) {.domain = "com.microsoft", .name = (n), .infer = (i), .fold = NULL}
 
-/* Sorted by domain, then name (strcmp order): fc_op_find bisects it. */
+/* Sorted by name, then domain (strcmp order; names are unique across the
+ * domains): fc_op_find bisects it. */
 static const fc_op_def op_table[] = {
     OP("Add", fc_infer_binary, fc_fold_binary),
     OP("AveragePool", fc_infer_averagepool, NULL),
@@ -26,8 +29,11 @@ static const fc_op_def op_table[] = {
     OP("Constant", fc_infer_constant, fc_fold_constant),
     OP("ConstantOfShape", fc_infer_constant_of_shape, fc_fold_constant_of_shape),
     OP("Conv", fc_infer_conv, NULL),
+    OP("ConvInteger", fc_infer_convinteger, NULL),
+    OP("DequantizeLinear", fc_infer_dequantizelinear, NULL),
     OP("Div", fc_infer_binary, fc_fold_binary),
     OP("Dropout", fc_infer_dropout, NULL),
+    OP("DynamicQuantizeLinear", fc_infer_dynamicquantizelinear, NULL),
     OP("Flatten", fc_infer_flatten, fc_fold_copy),
     OP("Gather", fc_infer_gather, fc_fold_gather),
     OP("Gemm", fc_infer_gemm, NULL),
@@ -37,9 +43,18 @@ static const fc_op_def op_table[] = {
     OP("LeakyRelu", fc_infer_leakyrelu, NULL),
     OP("LogSoftmax", fc_infer_softmax, NULL),
     OP("MatMul", fc_infer_matmul, NULL),
+    OP("MatMulInteger", fc_infer_matmulinteger, NULL),
     OP("MaxPool", fc_infer_maxpool, NULL),
     OP("Mul", fc_infer_binary, fc_fold_binary),
     OP("Pad", fc_infer_pad, NULL),
+    MS("QGemm", fc_infer_qgemm),
+    MS("QLinearAdd", fc_infer_qlinearadd),
+    MS("QLinearAveragePool", fc_infer_qlinearavgpool),
+    MS("QLinearConcat", fc_infer_qlinearconcat),
+    OP("QLinearConv", fc_infer_qlinearconv, NULL),
+    MS("QLinearGlobalAveragePool", fc_infer_qlinearglobalavgpool),
+    OP("QLinearMatMul", fc_infer_qlinearmatmul, NULL),
+    OP("QuantizeLinear", fc_infer_quantizelinear, NULL),
     OP("ReduceMean", fc_infer_reducemean, NULL),
     OP("Relu", fc_infer_unary, NULL),
     OP("Reshape", fc_infer_reshape, fc_fold_copy),
@@ -64,8 +79,8 @@ const fc_op_def *fc_op_table(int *count)
 
 static int cmp_def(const char *domain, const char *name, const fc_op_def *d)
 {
-    int c = strcmp(domain, d->domain);
-    return c ? c : strcmp(name, d->name);
+    int c = strcmp(name, d->name);
+    return c ? c : strcmp(domain, d->domain);
 }
 
 const fc_op_def *fc_op_find(const char *domain, const char *op_type)

@@ -51,7 +51,7 @@ typedef struct fc_op_def {
 /* The op definition for (domain, op_type), or NULL if flipcheck does not
  * support the op.  "ai.onnx" is treated as "". */
 const fc_op_def *fc_op_find(const char *domain, const char *op_type);
-/* All definitions (sorted by domain, then name), for `info` and tests. */
+/* All definitions (sorted by name, then domain), for `info` and tests. */
 const fc_op_def *fc_op_table(int *count);
 
 typedef struct fc_plan {

@@ -167,7 +167,7 @@ static fc_status binary(const fc_kernel_ctx *k, char op, fc_err *err)
         return FC_OK;
     }
     const size_t inner = (size_t)d[r - 1];
-    const int mode = (ma[r - 1] ? 0 : 1) + (mb[r - 1] ? 0 : 2);
+    const int mode = (mb[r - 1] ? 0 : 1) + (ma[r - 1] ? 0 : 2);
     if (ma[r - 1] > 1 || mb[r - 1] > 1)
         return fc_err_set(err, FC_ERR_INTERNAL, "%s: inner stride is not 0 or 1",
                           k->node->op_type);

@@ -1,10 +1,14 @@
 /* Private helpers of the f32 engine (src/engines/f32/): the fast engine.
  *
- * Design: matrix products go to OpenBLAS (Conv via im2col with the batch
- * folded into the gemm's column dimension, Gemm, MatMul); everything else is
- * tight float loops shaped so that gcc auto-vectorises the innermost loop
- * (contiguous, no calls, no aliasing surprises).  Kernels never allocate:
- * scratch comes from the engine workspace (fc_workspace_get).
+ * Design: large matrix products go to OpenBLAS (Gemm, MatMul, Conv with a
+ * large K via im2col); convs with a small K, Winograd's 16 products and
+ * depthwise convs use our own register-blocked code (fc_f32_small_gemm,
+ * AVX2 with a portable fallback), split over threads by images or tile
+ * blocks with a fixed summation order per output; 3x3 stride-1 convs with
+ * enough channels use Winograd F(2x2, 3x3) (f32_winograd.c).  Everything
+ * else is tight float loops shaped so that gcc auto-vectorises the innermost
+ * loop (contiguous, no calls, no aliasing surprises).  Kernels never
+ * allocate: scratch comes from the engine workspace (fc_workspace_get).
  *
  * This engine is written independently of the f32-ref oracle
  * (src/engines/ref/) on purpose: the two check each other. */
@@ -23,6 +27,45 @@ enum { F32_WS_COL = 0, F32_WS_TMP = 1, F32_WS_AUX = 2, F32_WS_AUX2 = 3 };
 
 /* f32_conv.c */
 fc_status fc_f32_conv(const fc_kernel_ctx *k, fc_err *err);
+
+/* Building blocks shared by the fast kernels (in f32_conv.c). */
+
+/* C = clamp(A B + bias) for matrices already in cache (no packing):
+ * C[i, j] = clamp(bias[i] + sum_{q < k} A[i, q] B[q, j]) for i < m, j < n,
+ * the sum taken in increasing q whatever the blocking (so results do not
+ * depend on how callers split the rows or columns); bias NULL for none;
+ * clamp(v) = min(max(v, lo), hi) keeping NaN (pass -inf, +inf for none).
+ * Row-major with leading dimensions lda, ldb, ldc. */
+void fc_f32_small_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                       const float *b, size_t ldb, float *c, size_t ldc, const float *bias,
+                       float lo, float hi);
+/* One unit of a kernel's work, run by thread t (0 .. nt-1, for per-thread
+ * scratch).  Units must be independent: each is computed the same way
+ * whichever thread runs it, so results never depend on the thread count. */
+typedef void (*fc_f32_unit_fn)(void *ctx, int t, int64_t unit);
+/* Threads worth using for `flops` of work in `units` independent pieces:
+ * 1 .. OpenBLAS's thread count (OPENBLAS_NUM_THREADS), at most units. */
+int fc_f32_threads_for(double flops, int64_t units);
+/* Runs fn for every unit in [0, units) on up to nt threads (the caller's
+ * included; units handed out one at a time) and waits for all.  Never
+ * fails: units of a thread that cannot start run on the others. */
+void fc_f32_parallel_for(int64_t units, int nt, fc_f32_unit_fn fn, void *ctx);
+/* Test hook: true makes the f32 kernels skip their AVX2 code (as on a CPU
+ * without it) so that the portable code is tested too. */
+void fc_f32_set_portable(bool on);
+bool fc_f32_portable(void);   /* the hook's state */
+/* True when the AVX2+FMA code may run (the CPU has it, no test hook). */
+bool fc_f32_use_avx2(void);
+/* f32_winograd.c */
+
+/* True when Winograd F(2x2, 3x3) applies: 2-D 3x3 kernel (w in 3-D form),
+ * stride 1, dilation 1, one group, and enough channels to pay. */
+bool fc_f32_winograd_fits(const fc_window *w, int64_t c, int64_t m, int64_t group);
+/* Y = clamp(conv(X, W) + B) by Winograd for X [n, c, H, W], W [m, c, 3, 3];
+ * bias may be NULL.  Uses workspace slots F32_WS_COL and F32_WS_TMP. */
+fc_status fc_f32_conv_winograd(const fc_kernel_ctx *k, const fc_window *w, int64_t n,
+                               int64_t c, int64_t m, const float *x, const float *wt,
+                               const float *bias, float *y, float lo, float hi, fc_err *err);
 /* f32_gemm.c */
 fc_status fc_f32_gemm(const fc_kernel_ctx *k, fc_err *err);
 fc_status fc_f32_matmul(const fc_kernel_ctx *k, fc_err *err);

@@ -1,53 +1,59 @@
-/* The f32 kernel table and the helpers every f32 kernel file shares.
+/* The f32 kernel table (forward and backward kernels) and the helpers
+ * every f32 kernel file shares.
  *
  * Conv, Gemm and MatMul honour the executor's fused clamp
  * (FC_KERNEL_FUSES_ACTIVATION): a Relu or Clip that is the only reader of
  * their output is applied in the same pass that adds the bias. */
 #include <string.h>
 
+#include "f32_grad.h"
 #include "f32_internal.h"
 
 #define K_(op, fn, fl) {.domain = "", .name = op, .forward = fn, .flags = fl}
 #define K(op, fn) K_(op, fn, 0u)
+/* With a backward kernel (f32_grad_*.c). */
+#define KG_(op, fn, fl, bw) {.domain = "", .name = op, .forward = fn, .flags = fl, .backward = bw}
+#define KG(op, fn, bw) KG_(op, fn, 0u, bw)
 
 static const fc_kernel_def defs[] = {
-    K("Add", fc_f32_add),
-    K("AveragePool", fc_f32_averagepool),
-    K("BatchNormalization", fc_f32_batchnorm),
-    K("Cast", fc_f32_cast),
-    K("Clip", fc_f32_clip),
-    K("Concat", fc_f32_concat),
+    KG("Add", fc_f32_add, fc_f32_add_grad),
+    KG("AveragePool", fc_f32_averagepool, fc_f32_averagepool_grad),
+    KG("BatchNormalization", fc_f32_batchnorm, fc_f32_batchnorm_grad),
+    KG("Cast", fc_f32_cast, fc_f32_cast_grad),
+    KG("Clip", fc_f32_clip, fc_f32_clip_grad),
+    KG("Concat", fc_f32_concat, fc_f32_concat_grad),
     K("Constant", fc_f32_constant),
     K("ConstantOfShape", fc_f32_constantofshape),
-    K_("Conv", fc_f32_conv, FC_KERNEL_FUSES_ACTIVATION),
-    K("Div", fc_f32_div),
-    K("Dropout", fc_f32_dropout),
-    K("Flatten", fc_f32_copy),
-    K("Gather", fc_f32_gather),
-    K_("Gemm", fc_f32_gemm, FC_KERNEL_FUSES_ACTIVATION),
-    K("GlobalAveragePool", fc_f32_globalaveragepool),
-    K("GlobalMaxPool", fc_f32_globalmaxpool),
-    K("Identity", fc_f32_copy),
-    K("LeakyRelu", fc_f32_leakyrelu),
-    K("LogSoftmax", fc_f32_logsoftmax),
-    K_("MatMul", fc_f32_matmul, FC_KERNEL_FUSES_ACTIVATION),
-    K("MaxPool", fc_f32_maxpool),
-    K("Mul", fc_f32_mul),
-    K("Pad", fc_f32_pad),
-    K("ReduceMean", fc_f32_reducemean),
-    K("Relu", fc_f32_relu),
-    K("Reshape", fc_f32_copy),
+    KG_("Conv", fc_f32_conv, FC_KERNEL_FUSES_ACTIVATION, fc_f32_conv_grad),
+    KG("Div", fc_f32_div, fc_f32_div_grad),
+    KG("Dropout", fc_f32_dropout, fc_f32_copy_grad),
+    KG("Flatten", fc_f32_copy, fc_f32_copy_grad),
+    KG("Gather", fc_f32_gather, fc_f32_gather_grad),
+    KG_("Gemm", fc_f32_gemm, FC_KERNEL_FUSES_ACTIVATION, fc_f32_gemm_grad),
+    KG("GlobalAveragePool", fc_f32_globalaveragepool, fc_f32_globalaveragepool_grad),
+    KG("GlobalMaxPool", fc_f32_globalmaxpool, fc_f32_globalmaxpool_grad),
+    KG("Identity", fc_f32_copy, fc_f32_copy_grad),
+    KG("LeakyRelu", fc_f32_leakyrelu, fc_f32_leakyrelu_grad),
+    KG("LogSoftmax", fc_f32_logsoftmax, fc_f32_logsoftmax_grad),
+    KG_("MatMul", fc_f32_matmul, FC_KERNEL_FUSES_ACTIVATION, fc_f32_matmul_grad),
+    KG("MaxPool", fc_f32_maxpool, fc_f32_maxpool_grad),
+    KG("Mul", fc_f32_mul, fc_f32_mul_grad),
+    KG("Pad", fc_f32_pad, fc_f32_pad_grad),
+    KG("ReduceMean", fc_f32_reducemean, fc_f32_reducemean_grad),
+    KG("Relu", fc_f32_relu, fc_f32_relu_grad),
+    KG("Reshape", fc_f32_copy, fc_f32_copy_grad),
     K("Shape", fc_f32_shape),
-    K("Sigmoid", fc_f32_sigmoid),
-    K("Softmax", fc_f32_softmax),
-    K("Squeeze", fc_f32_copy),
-    K("Sub", fc_f32_sub),
-    K("Tanh", fc_f32_tanh),
-    K("Transpose", fc_f32_transpose),
-    K("Unsqueeze", fc_f32_copy),
+    KG("Sigmoid", fc_f32_sigmoid, fc_f32_sigmoid_grad),
+    KG("Softmax", fc_f32_softmax, fc_f32_softmax_grad),
+    KG("Squeeze", fc_f32_copy, fc_f32_copy_grad),
+    KG("Sub", fc_f32_sub, fc_f32_sub_grad),
+    KG("Tanh", fc_f32_tanh, fc_f32_tanh_grad),
+    KG("Transpose", fc_f32_transpose, fc_f32_transpose_grad),
+    KG("Unsqueeze", fc_f32_copy, fc_f32_copy_grad),
 };
 
-const fc_kernel_table fc_kernels_f32 = {"f32", defs, (int)(sizeof defs / sizeof defs[0])};
+const fc_kernel_table fc_kernels_f32 = {.engine = "f32", .defs = defs,
+                                        .count = (int)(sizeof defs / sizeof defs[0])};
 
 /* ---- helpers ---- */
 
