@@ -69,7 +69,10 @@ static bool idat_stream(uint32_t rowbytes, uint32_t h, bool zeros, buf *out)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
-    if (deflateInit(&z, 9) != Z_OK)
+    /* Run-length matching finds the same few-hundred-kilobyte stream for
+     * zeros as level 9's full search, an order of magnitude faster on the
+     * 256 MiB bomb. */
+    if (deflateInit2(&z, 9, Z_DEFLATED, 15, 9, zeros ? Z_RLE : Z_DEFAULT_STRATEGY) != Z_OK)
         return false;
     uint8_t *row = fc_calloc((size_t)rowbytes + 1, 1);
     uint8_t chunk_out[16384];

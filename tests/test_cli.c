@@ -228,7 +228,7 @@ END_TEST
 START_TEST(usage_errors_exit_2_with_one_line_naming_the_option)
 {
     expect_usage_error((const char *[]){"frobnicate", NULL}, "unknown command 'frobnicate'");
-    expect_usage_error((const char *[]){"run", NULL}, "unknown command 'run'");
+    expect_usage_error((const char *[]){"frobnicate", NULL}, "unknown command 'frobnicate'");
     expect_usage_error((const char *[]){"--frob", NULL}, "'--frob'");
     expect_usage_error((const char *[]){"info", PEERS "/cnn.onnx", "--frob", NULL}, "'--frob'");
     expect_usage_error((const char *[]){"info", NULL}, "MODEL.onnx");
@@ -290,6 +290,46 @@ START_TEST(info_describes_the_cnn_in_text_and_json)
     const cJSON *f32 = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "engines"), "f32");
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(f32, "supported")));
     cJSON_Delete(j);
+}
+END_TEST
+
+/* info tells what the int8 engines make of a model: fused QDQ groups, float
+ * islands, and whether an image's result depends on its batch. */
+START_TEST(info_describes_int8_models)
+{
+    static const char *const files[] = {PEERS "/cnn.onnx", PEERS "/cnn.qdq.onnx",
+                                        PEERS "/cnn.qop.onnx", PEERS "/cnn.dyn.onnx"};
+    for (int i = 0; i < 4; i++) {
+        const char *args[] = {"info", "--json", files[i], NULL};
+        cJSON *j = run_json(args);
+        const cJSON *q = cJSON_GetObjectItem(j, "int8");
+        ck_assert_ptr_nonnull(q);
+        ck_assert_msg(cJSON_IsTrue(cJSON_GetObjectItem(j, "supported")), "%s", files[i]);
+        ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(q, "quantized")) == (i > 0));
+        ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(q, "batch_dependent")) == (i == 3));
+        if (i == 1) {
+            /* Conv x2, Gemm x2, MaxPool x2, Flatten: every QDQ group fused. */
+            ck_assert_int_eq(cJSON_GetObjectItem(q, "qdq_groups_fused")->valueint, 7);
+            ck_assert_int_eq(cJSON_GetObjectItem(q, "float_island_nodes")->valueint, 0);
+        }
+        cJSON_Delete(j);
+    }
+    const char *args[] = {"info", PEERS "/cnn.dyn.onnx", NULL};
+    result r = run(args);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "batch dependence: DynamicQuantizeLinear"));
+    /* The file's fingerprint, as sha256sum computes it. */
+    char cmd[512], want[80] = "";
+    snprintf(cmd, sizeof cmd, "sha256sum '%s'", PEERS "/cnn.dyn.onnx");
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(fgets(want, sizeof want, p));
+    pclose(p);
+    want[64] = '\0';
+    char line[100];
+    snprintf(line, sizeof line, "sha256: %s\n", want);
+    ck_assert_msg(strstr(r.out, line) != NULL, "no '%s' in: %s", line, r.out);
+    done(&r);
 }
 END_TEST
 
@@ -505,6 +545,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, help_and_version_exit_0_and_name_the_commands);
     tcase_add_test(tc, usage_errors_exit_2_with_one_line_naming_the_option);
     tcase_add_test(tc, info_describes_the_cnn_in_text_and_json);
+    tcase_add_test(tc, info_describes_int8_models);
     tcase_add_test(tc, infer_json_matches_onnx_runtime_on_both_engines);
     tcase_add_test(tc, batch_size_data_dtype_and_file_split_do_not_change_the_numbers);
     tcase_add_test(tc, input_binds_npy_and_pb_tensors_as_is);

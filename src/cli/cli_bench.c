@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "attacks/fc_model.h"
 #include "cli_commands.h"
 #include "cli_common.h"
 #include "core/fc_alloc.h"
 #include "engines/fc_engine.h"
+#include "engines/fc_perf.h"
 
 static const char usage[] =
     "usage: flipcheck bench --model MODEL.onnx [--engine E] [--batch B] [--runs R]\n"
@@ -18,8 +18,9 @@ static const char usage[] =
     "\n"
     "Times the engine on random input (uniform [0,1) for float inputs, zeros for\n"
     "integer ones) of the model's input shape with batch B, and prints images/s\n"
-    "(B / median seconds of R timed runs, after W untimed ones) and peak RSS\n"
-    "(VmHWM, else getrusage ru_maxrss).\n"
+    "(B / median seconds of R timed runs, after W untimed ones), the latency of\n"
+    "single images (P50, P90, P99 of batch-1 runs) and peak RSS (VmHWM, else\n"
+    "getrusage ru_maxrss).\n"
     "\n"
     "With --attack fgsm one run is a whole FGSM batch in pixel space: the input\n"
     "gradient of the cross-entropy (fc_model_grad) on uniform [0,1) images with\n"
@@ -33,13 +34,15 @@ static const char usage[] =
     "  --runs R       timed runs (default 20)\n"
     "  --warmup W     untimed runs first (default 3)\n"
     "  --attack fgsm  time FGSM (gradient + step + eval) instead of a forward\n"
+    "  --latency-runs N  batch-1 runs for the latency percentiles P50/P90/P99\n"
+    "                 (default 100; 0 skips them; not with --attack)\n"
     "  --json         {\"images_per_s\", \"batch\", \"engine\", \"peak_rss_kb\", ...}\n";
 
-enum { O_MODEL, O_ENGINE, O_BATCH, O_RUNS, O_WARMUP, O_JSON, O_ATTACK, O_COUNT };
+enum { O_MODEL, O_ENGINE, O_BATCH, O_RUNS, O_WARMUP, O_JSON, O_ATTACK, O_LATENCY, O_COUNT };
 
 typedef struct bench_args {
     const char *model, *engine;
-    long batch, runs, warmup;
+    long batch, runs, warmup, latency_runs;
     bool json, fgsm;
 } bench_args;
 
@@ -49,12 +52,13 @@ static int parse_args(int argc, char **argv, bench_args *a)
         [O_MODEL] = {"--model", true}, [O_ENGINE] = {"--engine", true},
         [O_BATCH] = {"--batch", true}, [O_RUNS] = {"--runs", true},
         [O_WARMUP] = {"--warmup", true}, [O_JSON] = {"--json", false},
-        [O_ATTACK] = {"--attack", true},
+        [O_ATTACK] = {"--attack", true}, [O_LATENCY] = {"--latency-runs", true},
     };
     a->engine = "f32";
     a->batch = 64;
     a->runs = 20;
     a->warmup = 3;
+    a->latency_runs = 100;
     cli_parser p;
     cli_parser_init(&p, "bench", argc, argv, opts, O_COUNT);
     const char *v;
@@ -76,6 +80,9 @@ static int parse_args(int argc, char **argv, bench_args *a)
         case O_BATCH: ok = cli_parse_int("bench", "--batch", v, 1, 65536, &a->batch); break;
         case O_RUNS: ok = cli_parse_int("bench", "--runs", v, 1, 100000, &a->runs); break;
         case O_WARMUP: ok = cli_parse_int("bench", "--warmup", v, 0, 100000, &a->warmup); break;
+        case O_LATENCY:
+            ok = cli_parse_int("bench", "--latency-runs", v, 0, 1000000, &a->latency_runs);
+            break;
         default: break;
         }
         if (!ok)
@@ -101,71 +108,10 @@ static uint64_t next_rand(uint64_t *s)
     return *s;
 }
 
-/* One tensor per graph input: the declared shape with axis 0 set to the
- * batch (when it is symbolic or 1, a batch-1 model the engine runs image by
- * image); any other unknown dim is an error. */
-static fc_status make_inputs(const fc_graph *g, long batch, fc_tensor *ins, fc_err *err)
-{
-    uint64_t seed = 0x9e3779b97f4a7c15ull;
-    for (int i = 0; i < g->n_inputs; i++) {
-        const fc_value *v = &g->values[g->inputs[i]];
-        if (v->rank < 1)
-            return fc_err_set(err, FC_ERR_UNSUPPORTED,
-                              "input '%s' has no declared batched shape to bench with", v->name);
-        int64_t dims[FC_MAX_RANK];
-        memcpy(dims, v->dims, sizeof dims);
-        if (dims[0] < 0 || dims[0] == 1)
-            dims[0] = batch;
-        else if (dims[0] != batch)
-            return fc_err_set(err, FC_ERR_SHAPE,
-                              "input '%s' has a fixed batch of %lld; use --batch %lld", v->name,
-                              (long long)dims[0], (long long)dims[0]);
-        for (int d = 1; d < v->rank; d++)
-            if (dims[d] < 0)
-                return fc_err_set(err, FC_ERR_UNSUPPORTED,
-                                  "input '%s' has an unknown dimension at axis %d; bench needs "
-                                  "fixed image dims", v->name, d);
-        fc_dtype dt = v->dtype == FC_DT_UNDEFINED ? FC_DT_F32 : v->dtype;
-        fc_status st = fc_tensor_alloc(&ins[i], dt, v->rank, dims, err);
-        if (st) {
-            fc_err_prefix(err, "input '%s': ", v->name);
-            return st;
-        }
-        if (dt == FC_DT_F32) {
-            float *x = ins[i].data;
-            for (size_t j = 0; j < ins[i].numel; j++)
-                x[j] = (float)(next_rand(&seed) >> 40) / (float)(1u << 24);
-        }
-    }
-    return FC_OK;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-static fc_status time_runs(fc_engine *e, const fc_graph *g, const fc_tensor *ins,
-                           const bench_args *a, double *times, fc_err *err)
-{
-    fc_tensor *outs = fc_calloc(g->n_outputs ? (size_t)g->n_outputs : 1, sizeof *outs);
-    if (!outs)
-        return fc_err_set(err, FC_ERR_NOMEM, "out of memory");
-    fc_status st = FC_OK;
-    for (long r = 0; r < a->warmup + a->runs && !st; r++) {
-        double t0 = cli_now();
-        st = fc_engine_run(e, ins, g->n_inputs, outs, g->n_outputs, err);
-        double t1 = cli_now();
-        if (st)
-            break;
-        for (int k = 0; k < g->n_outputs; k++)
-            fc_tensor_release(&outs[k]);
-        if (r >= a->warmup)
-            times[r - a->warmup] = t1 - t0;
-    }
-    fc_free(outs);
-    return st;
 }
 
 /* FGSM runs: the timed unit is what one FGSM batch costs an attack run,
@@ -220,33 +166,20 @@ static fc_status time_fgsm(const bench_args *a, double *times, fc_err *err)
     return st;
 }
 
-/* Peak resident memory of this process in KB.  Linux's ru_maxrss survives
- * exec, so a bench started from a big parent (Python with torch loaded)
- * would report the parent's peak; VmHWM is this program's own. */
-static long peak_rss_kb(void)
+static int report(const bench_args *a, double median, double best, const fc_perf *lat)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    struct rusage ru;
-    if (kb < 0 && getrusage(RUSAGE_SELF, &ru) == 0)
-        kb = (long)ru.ru_maxrss;   /* KB on Linux */
-    return kb;
-}
-
-static int report(const bench_args *a, double median, double best)
-{
-    long rss_kb = peak_rss_kb();
+    long rss_kb = fc_peak_rss_kb();
     double ips = median > 0 ? (double)a->batch / median : 0;
+    bool has_lat = lat && a->latency_runs > 0;
     if (!a->json) {
         printf("%s: engine %s, batch %ld: %.1f %simages/s (median of %ld runs, %.3f ms per "
                "batch, best %.3f ms), peak RSS %ld KB\n", a->model, a->engine, a->batch, ips,
                a->fgsm ? "FGSM " : "", a->runs, median * 1e3, best * 1e3, rss_kb);
+        if (has_lat)
+            printf("%s: engine %s, batch 1 latency over %ld runs: P50 %.3f ms, P90 %.3f ms, "
+                   "P99 %.3f ms, max %.3f ms\n", a->model, a->engine, a->latency_runs,
+                   lat->latency_p50_ms, lat->latency_p90_ms, lat->latency_p99_ms,
+                   lat->latency_max_ms);
         return CLI_EXIT_OK;
     }
     cJSON *root = cJSON_CreateObject();
@@ -261,6 +194,12 @@ static int report(const bench_args *a, double median, double best)
               cJSON_AddNumberToObject(root, "best_s_per_batch", best) &&
               cJSON_AddNumberToObject(root, "images_per_s", ips) &&
               cJSON_AddNumberToObject(root, "peak_rss_kb", (double)rss_kb) &&
+              (!has_lat ||
+               (cJSON_AddNumberToObject(root, "latency_runs", (double)a->latency_runs) &&
+                cJSON_AddNumberToObject(root, "latency_p50_ms", lat->latency_p50_ms) &&
+                cJSON_AddNumberToObject(root, "latency_p90_ms", lat->latency_p90_ms) &&
+                cJSON_AddNumberToObject(root, "latency_p99_ms", lat->latency_p99_ms) &&
+                cJSON_AddNumberToObject(root, "latency_max_ms", lat->latency_max_ms))) &&
               cli_print_json(root);
     cJSON_Delete(root);
     if (!ok) {
@@ -283,34 +222,39 @@ int cli_bench_main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     fc_err err;
     fc_err_clear(&err);
-    fc_engine *e = NULL;
-    fc_tensor *ins = fc_calloc(g->n_inputs ? (size_t)g->n_inputs : 1, sizeof *ins);
     double *times = fc_calloc((size_t)a.runs, sizeof *times);
+    fc_perf perf, lat;
     fc_status st = FC_OK;
-    if (!ins || !times)
+    if (!times)
         st = fc_err_set(&err, FC_ERR_NOMEM, "out of memory");
-    if (!st && a.fgsm)
+    double median = 0, best = 0;
+    if (!st && a.fgsm) {
         st = time_fgsm(&a, times, &err);
-    if (!st && !a.fgsm)
-        st = fc_engine_create(g, a.engine, &e, &err);
-    if (!st && !a.fgsm)
-        st = make_inputs(g, a.batch, ins, &err);
-    if (!st && !a.fgsm)
-        st = time_runs(e, g, ins, &a, times, &err);
+        if (!st) {
+            qsort(times, (size_t)a.runs, sizeof *times, cmp_double);
+            median = fc_perf_percentile(times, (int)a.runs, 50);
+            best = times[0];
+        }
+    }
+    if (!st && !a.fgsm) {
+        fc_perf_opts po = {.throughput_runs = (int)a.runs, .warmup = (int)a.warmup,
+                           .batch = a.batch};
+        st = fc_perf_measure(g, a.engine, &po, &perf, &err);
+        median = perf.batch_median_s;
+        best = perf.batch_best_s;
+    }
+    /* Latency after throughput, so the peak RSS reflects the batch run. */
+    if (!st && !a.fgsm && a.latency_runs > 0) {
+        fc_perf_opts po = {.latency_runs = (int)a.latency_runs, .warmup = (int)a.warmup};
+        st = fc_perf_measure(g, a.engine, &po, &lat, &err);
+    }
     if (st) {
         err.status = st;
         rc = cli_report(a.model, &err);
     } else {
-        qsort(times, (size_t)a.runs, sizeof *times, cmp_double);
-        size_t m = (size_t)a.runs;
-        double median = m % 2 ? times[m / 2] : (times[m / 2 - 1] + times[m / 2]) / 2;
-        rc = report(&a, median, times[0]);
+        rc = report(&a, median, best, a.fgsm ? NULL : &lat);
     }
-    for (int i = 0; ins && i < g->n_inputs; i++)
-        fc_tensor_release(&ins[i]);
-    fc_free(ins);
     fc_free(times);
-    fc_engine_free(e);
     fc_graph_free(g);
     return rc;
 }

@@ -7,6 +7,7 @@
 
 #include "cli_commands.h"
 #include "cli_common.h"
+#include "cli_compare.h"
 #include "cli_infer.h"
 #include "core/fc_alloc.h"
 #include "core/fc_npy.h"
@@ -49,12 +50,19 @@ static const char usage[] =
     "                 number): the model sees (pixel*255*scale - mean) / std\n"
     "  --scale K      pixel scale (default 1/255: pixels in [0,1])\n"
     "  --bgr          the model takes channels in BGR order\n"
-    "  --max-pixels N refuse PNGs with more pixels (default 67108864)\n";
+    "  --max-pixels N refuse PNGs with more pixels (default 67108864)\n"
+    "  --dump-layers DIR  write every intermediate tensor as DIR/NNNN_<name>.npy\n"
+    "                 with DIR/index.json (docs/layer-dumps.md); the data runs\n"
+    "                 as one batch\n";
 
 enum { O_MODEL, O_ENGINE, O_BATCH, O_JSON, O_INPUT, O_LABELS, O_RESIZE, O_MEAN, O_STD,
-       O_SCALE, O_BGR, O_MAXPX, O_COUNT };
+       O_SCALE, O_BGR, O_MAXPX, O_REFERENCE, O_MAXABS, O_DUMP, O_COUNT };
 
 typedef struct infer_args {
+    const char *cmd;               /* "infer" or "compare" */
+    const char *reference;         /* compare: the other runtime's outputs */
+    double max_abs;                /* compare: threshold (default 1e-4) */
+    const char *dump_dir;          /* --dump-layers */
     const char *model, *engine, *labels;
     long batch;
     bool json, resize;
@@ -81,10 +89,12 @@ static int parse_args(int argc, char **argv, infer_args *a)
         [O_INPUT] = {"--input", true}, [O_LABELS] = {"--labels", true},
         [O_RESIZE] = {"--resize", true}, [O_MEAN] = {"--mean", true},
         [O_STD] = {"--std", true}, [O_SCALE] = {"--scale", true}, [O_BGR] = {"--bgr", false},
-        [O_MAXPX] = {"--max-pixels", true},
+        [O_MAXPX] = {"--max-pixels", true}, [O_REFERENCE] = {"--reference", true},
+        [O_MAXABS] = {"--max-abs", true}, [O_DUMP] = {"--dump-layers", true},
     };
     a->engine = "f32";
     a->batch = 64;
+    a->max_abs = 1e-4;
     fc_preproc_default(&a->pre);
     int n_mean = 0, n_std = 0;
     fc_err perr;
@@ -95,25 +105,27 @@ static int parse_args(int argc, char **argv, infer_args *a)
         return CLI_EXIT_USAGE;
     }
     cli_parser p;
-    cli_parser_init(&p, "infer", argc, argv, opts, O_COUNT);
+    cli_parser_init(&p, a->cmd, argc, argv, opts, O_COUNT);
     const char *v;
     for (int k; (k = cli_next(&p, &v)) != CLI_ARG_END;) {
         switch (k) {
         case CLI_ARG_ERR: return CLI_EXIT_USAGE;
-        case CLI_ARG_HELP: fputs(usage, stdout); return CLI_EXIT_OK;
+        case CLI_ARG_HELP:
+            fputs(strcmp(a->cmd, "compare") ? usage : cli_compare_usage, stdout);
+            return CLI_EXIT_OK;
         case CLI_ARG_POS: a->data[a->n_data++] = v; break;
         case O_MODEL: a->model = v; break;
         case O_ENGINE: a->engine = v; break;
         case O_JSON: a->json = true; break;
         case O_INPUT: a->inputs[a->n_inputs++] = v; break;
         case O_BATCH:
-            if (!cli_parse_int("infer", "--batch", v, 1, CLI_MAX_BATCH, &a->batch))
+            if (!cli_parse_int(a->cmd, "--batch", v, 1, CLI_MAX_BATCH, &a->batch))
                 return CLI_EXIT_USAGE;
             break;
         case O_LABELS: a->labels = v; break;
         case O_RESIZE:
             if (strcmp(v, "bilinear") != 0)
-                return cli_usage_error("infer", "option --resize: '%s' (only bilinear)", v);
+                return cli_usage_error(a->cmd, "option --resize: '%s' (only bilinear)", v);
             a->resize = true;
             break;
         case O_MEAN:
@@ -121,26 +133,36 @@ static int parse_args(int argc, char **argv, infer_args *a)
             if (fc_preproc_parse_list(v, k == O_MEAN ? "--mean" : "--std",
                                       k == O_MEAN ? a->pre.mean : a->pre.std,
                                       k == O_MEAN ? &n_mean : &n_std, &perr))
-                return cli_usage_error("infer", "option %s", perr.msg);
+                return cli_usage_error(a->cmd, "option %s", perr.msg);
             break;
         case O_SCALE: {
             char *end;
             double d = strtod(v, &end);
             if (end == v || *end || !(d > 0) || d > 1e6)
-                return cli_usage_error("infer", "option --scale: '%s' is not a positive number", v);
+                return cli_usage_error(a->cmd, "option --scale: '%s' is not a positive number", v);
             a->pre.scale = (float)d;
             break;
         }
         case O_BGR: a->pre.bgr = true; break;
+        case O_REFERENCE: a->reference = v; break;
+        case O_DUMP: a->dump_dir = v; break;
+        case O_MAXABS: {
+            char *end;
+            double d = strtod(v, &end);
+            if (end == v || *end || !(d >= 0) || d > 1e30)
+                return cli_usage_error(a->cmd, "option --max-abs: '%s' is not a number >= 0", v);
+            a->max_abs = d;
+            break;
+        }
         case O_MAXPX:
-            if (!cli_parse_int("infer", "--max-pixels", v, 1, 1L << 40, &a->max_pixels))
+            if (!cli_parse_int(a->cmd, "--max-pixels", v, 1, 1L << 40, &a->max_pixels))
                 return CLI_EXIT_USAGE;
             break;
         default: break;
         }
     }
     if (n_mean && n_std && n_mean != n_std && n_mean != 1 && n_std != 1)
-        return cli_usage_error("infer", "--mean has %d values and --std %d", n_mean, n_std);
+        return cli_usage_error(a->cmd, "--mean has %d values and --std %d", n_mean, n_std);
     /* One list length for both: a single number applies to every channel. */
     a->pre.n_channels = n_mean > n_std ? n_mean : n_std;
     if (n_mean == 1 && a->pre.n_channels > 1)
@@ -150,14 +172,16 @@ static int parse_args(int argc, char **argv, infer_args *a)
         for (int c = 1; c < a->pre.n_channels; c++)
             a->pre.std[c] = a->pre.std[0];
     if (!a->model)
-        return cli_usage_error("infer", "missing --model MODEL.onnx");
+        return cli_usage_error(a->cmd, "missing --model MODEL.onnx");
     if (!known_engine(a->engine))
-        return cli_usage_error("infer", "option --engine: unknown engine '%s' (f32, f32-ref)",
+        return cli_usage_error(a->cmd, "option --engine: unknown engine '%s' (f32, f32-ref)",
                                a->engine);
     if (a->n_inputs && a->n_data)
-        return cli_usage_error("infer", "give either --input FILE... or DATA..., not both");
+        return cli_usage_error(a->cmd, "give either --input FILE... or DATA..., not both");
+    if (!strcmp(a->cmd, "compare") && !a->reference)
+        return cli_usage_error(a->cmd, "missing --reference OUT.npy (or use --layers DIR_A DIR_B)");
     if (!a->n_inputs && !a->n_data)
-        return cli_usage_error("infer", "nothing to run: give DATA (.npy images) or --input FILE");
+        return cli_usage_error(a->cmd, "nothing to run: give DATA (.npy images) or --input FILE");
     return -1;
 }
 
@@ -401,13 +425,17 @@ static int infer(const infer_args *a, const fc_graph *g, fc_engine *e)
     fc_dataset data = {0};
     fc_dataset_opts dopts = {0};
     bool images = a->n_data && image_input(g, &dopts);
+    /* A dump holds every image's tensors, so the data runs as one batch. */
+    cli_dump *dump = NULL;
+    if (a->dump_dir && cli_dump_start(a->dump_dir, g, e, &dump, &err))
+        return cli_report(a->dump_dir, &err);
     if (!ins || !outs) {
         st = fc_err_set(&err, FC_ERR_NOMEM, "out of memory");
     } else if (images) {
         st = load_images(a, &dopts, &data, &ins[0], &blame, &err);
         loaded = !st;
         if (loaded)
-            st = run_batched(e, g, &ins[0], a->batch, outs, &err);
+            st = run_batched(e, g, &ins[0], dump ? ins[0].dims[0] : a->batch, outs, &err);
     } else if (a->n_data) {
         int bad = 0;
         st = load_data(a, &ins[0], &bad, &err);
@@ -416,7 +444,7 @@ static int infer(const infer_args *a, const fc_graph *g, fc_engine *e)
             st = check_fits(g, &ins[0], blame, &err);
         loaded = !st;
         if (loaded)
-            st = run_batched(e, g, &ins[0], a->batch, outs, &err);
+            st = run_batched(e, g, &ins[0], dump ? ins[0].dims[0] : a->batch, outs, &err);
     } else {
         for (int i = 0; i < n_in && !st; i++) {
             blame = a->inputs[i];
@@ -432,13 +460,21 @@ static int infer(const infer_args *a, const fc_graph *g, fc_engine *e)
      * model (name the data); anything else is the model's or engine's. */
     if (st && loaded && st != FC_ERR_SHAPE)
         blame = a->model;
+    fc_err derr = {0};
+    if (cli_dump_finish(dump, !st, &derr) && !st) {
+        st = derr.status;
+        err = derr;
+        blame = a->dump_dir;
+    }
     int rc = CLI_EXIT_OK;
     if (st) {
         err.status = st;
         rc = cli_report(blame, &err);
     } else {
         cli_infer_result r = {g, a->engine, g->n_outputs, outs, images ? &data : NULL};
-        if (a->json) {
+        if (a->reference) {
+            rc = cli_compare_outputs(&outs[0], a->model, a->reference, a->max_abs, a->json);
+        } else if (a->json) {
             if (!cli_infer_print_json(&r)) {
                 fc_err_set(&err, FC_ERR_NOMEM, "out of memory printing JSON");
                 rc = cli_report(a->model, &err);
@@ -459,8 +495,14 @@ static int infer(const infer_args *a, const fc_graph *g, fc_engine *e)
 
 int cli_infer_main(int argc, char **argv)
 {
+    return cli_infer_run("infer", argc, argv);
+}
+
+int cli_infer_run(const char *cmd, int argc, char **argv)
+{
     infer_args a;
     memset(&a, 0, sizeof a);
+    a.cmd = cmd;
     int rc = parse_args(argc, argv, &a);
     fc_graph *g = NULL;
     fc_engine *e = NULL;
@@ -470,12 +512,12 @@ int cli_infer_main(int argc, char **argv)
     if (!cli_load_model(a.model, &g))
         goto done;
     if (a.n_data && g->n_inputs != 1) {
-        rc = cli_usage_error("infer", "%s has %d inputs; DATA needs a model with one input "
+        rc = cli_usage_error(cmd, "%s has %d inputs; DATA needs a model with one input "
                              "(give --input FILE for each)", a.model, g->n_inputs);
         goto done;
     }
     if (a.n_inputs && a.n_inputs != g->n_inputs) {
-        rc = cli_usage_error("infer", "%s has %d graph input%s but %d --input given", a.model,
+        rc = cli_usage_error(cmd, "%s has %d graph input%s but %d --input given", a.model,
                              g->n_inputs, g->n_inputs == 1 ? "" : "s", a.n_inputs);
         goto done;
     }

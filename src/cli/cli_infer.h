@@ -28,4 +28,9 @@ bool cli_infer_print_json(const cli_infer_result *r);
  * output's name, shape and values. */
 void cli_infer_print_text(const cli_infer_result *r);
 
+/* infer and compare share loading and running (cli_infer.c): cmd is
+ * "infer" or "compare" (which requires --reference); returns the exit code. */
+int cli_infer_run(const char *cmd, int argc, char **argv);
+extern const char cli_compare_usage[];
+
 #endif

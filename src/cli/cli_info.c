@@ -7,6 +7,7 @@
 #include "cli_commands.h"
 #include "cli_common.h"
 #include "core/fc_alloc.h"
+#include "core/fc_sha256.h"
 #include "engines/fc_engine.h"
 #include "onnx/fc_plan.h"
 
@@ -36,7 +37,43 @@ typedef struct info {
     fc_plan *p1, *p2;    /* probes at batch 1 and 2; NULL if inference failed */
     fc_err probe_err;
     bool all_supported;
+    /* int8: what the int8 engines make of the model */
+    bool quantized;           /* any quantize/dequantize or integer op */
+    int fused;                /* QDQ groups fused into integer ops, -1 if the engine failed */
+    int islands;              /* float ops left between DequantizeLinear and QuantizeLinear */
+    char island_ops[256];
+    bool batch_dependent;
+    const char *batch_why;
+    char sha256[65];          /* of the file, "" when it could not be read again */
 } info;
+
+/* Ops whose presence makes a model an int8 model. */
+static bool is_quant_op(const char *op)
+{
+    static const char *const ops[] = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
+                                      "QLinearConv",    "QLinearMatMul",    "MatMulInteger",
+                                      "ConvInteger",    "QGemm",            "QLinearAdd"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!strcmp(op, ops[i]))
+            return true;
+    return false;
+}
+
+static void gather_int8(info *in)
+{
+    const fc_graph *g = in->g;
+    for (int i = 0; i < g->n_nodes; i++)
+        in->quantized = in->quantized || is_quant_op(g->nodes[i].op_type);
+    in->batch_dependent = fc_graph_batch_dependent(g, &in->batch_why);
+    in->fused = -1;
+    fc_engine *e = NULL;
+    fc_err err = {0};
+    if (in->quantized && !fc_engine_create(g, "q8-ref", &e, &err)) {
+        in->fused = fc_engine_qdq_fused(e);
+        in->islands = fc_engine_float_islands(e, in->island_ops, sizeof in->island_ops);
+        fc_engine_free(e);
+    }
+}
 
 static int cmp_ops(const void *a, const void *b)
 {
@@ -77,12 +114,16 @@ static bool gather(info *in)
             in->param_bytes += fc_tensor_bytes(t);
         }
     }
+    gather_int8(in);
+    /* Supported: every engine of the model's kind runs every op (an int8
+     * model is for the int8 engines; the fp32 ones lack QuantizeLinear). */
     in->all_supported = true;
     for (int k = 0; k < in->n_ops; k++) {
         if (!in->ops[k].known)
             in->all_supported = false;
         for (const char *const *e = fc_engine_kinds(); *e; e++)
-            if (!fc_engine_supports_op(*e, in->ops[k].domain, in->ops[k].op))
+            if ((!in->quantized || !strncmp(*e, "q8", 2)) &&
+                !fc_engine_supports_op(*e, in->ops[k].domain, in->ops[k].op))
                 in->all_supported = false;
     }
     fc_err_clear(&in->probe_err);
@@ -127,6 +168,7 @@ static void print_text(const info *in, const char *path)
     const fc_graph *g = in->g;
     char buf[256];
     printf("model: %s\n", path);
+    printf("sha256: %s\n", in->sha256[0] ? in->sha256 : "(unreadable)");
     printf("producer: %s, ir_version %lld, opset %lld\n", g->producer[0] ? g->producer : "unknown",
            (long long)g->ir_version, (long long)g->opset);
     printf("inputs:\n");
@@ -170,7 +212,14 @@ static void print_text(const info *in, const char *path)
             }
         printf("%s\n", missing ? "" : "supported");
     }
-    printf("supported: %s\n", in->all_supported ? "yes" : "no");
+    printf("supported: %s%s\n", in->all_supported ? "yes" : "no",
+           in->quantized ? " (int8 model: on the int8 engines)" : "");
+    if (in->quantized) {
+        if (in->fused >= 0)
+            printf("int8: %d QDQ group%s fused into integer ops; float islands: %s\n", in->fused,
+                   in->fused == 1 ? "" : "s", in->islands > 0 ? in->island_ops : "none");
+        printf("batch dependence: %s\n", in->batch_dependent ? in->batch_why : "none");
+    }
 }
 
 /* cJSON_Add* return NULL when out of memory; every call is checked
@@ -273,6 +322,15 @@ static bool print_json(const info *in, const char *path)
     }
     J(add_item(root, "unsupported_ops", unsupported_list(in, NULL)));
     J(cJSON_AddBoolToObject(root, "supported", in->all_supported));
+    J(cJSON_AddStringToObject(root, "sha256", in->sha256));
+    cJSON *q = cJSON_AddObjectToObject(root, "int8");
+    J(q);
+    J(cJSON_AddBoolToObject(q, "quantized", in->quantized));
+    J(cJSON_AddNumberToObject(q, "qdq_groups_fused", in->fused));
+    J(cJSON_AddNumberToObject(q, "float_island_nodes", in->islands));
+    J(cJSON_AddStringToObject(q, "float_island_ops", in->island_ops));
+    J(cJSON_AddBoolToObject(q, "batch_dependent", in->batch_dependent));
+    J(cJSON_AddStringToObject(q, "batch_dependence", in->batch_why));
     bool ok = cli_print_json(root);
     cJSON_Delete(root);
     return ok;
@@ -311,6 +369,7 @@ int cli_info_main(int argc, char **argv)
     info in;
     memset(&in, 0, sizeof in);
     in.g = g;
+    fc_sha256_file(model, in.sha256, NULL);
     bool ok = gather(&in) && (json ? print_json(&in, model) : (print_text(&in, model), true));
     fc_plan_free(in.p1);
     fc_plan_free(in.p2);

@@ -20,12 +20,16 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"run", cli_run_main, "the main job: every configured model through the Check suites"},
+    {"compare", cli_compare_main, "compare outputs or layer dumps with another runtime's"},
     {"info", cli_info_main, "describe a model: inputs, outputs, ops, parameters, support"},
     {"infer", cli_infer_main, "run images or raw tensors through an engine"},
     {"bench", cli_bench_main, "measure images/s and peak memory of an engine"},
     {"attack", cli_attack_main, "attack images (fgsm, pgd, mineps, boundary) and measure flips"},
     {"config", cli_config_main, "print the default run configuration, or check a config file"},
     {"gen", cli_gen_main, "write boundary-value, noise and broken-PNG cases for a model"},
+    {"layers", cli_layers_main, "per-layer SQNR of an int8 model against its fp32 original"},
+    {"quantize", cli_quantize_main, "calibrate an fp32 model and write its int8 QDQ twin"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

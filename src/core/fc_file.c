@@ -1,6 +1,7 @@
 #include "fc_file.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -82,5 +83,49 @@ fc_status fc_file_write_all(const char *path, const void *data, size_t len, fc_e
     }
     if (close(fd) != 0)
         return fc_err_set(err, FC_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    return FC_OK;
+}
+
+fc_status fc_file_write_atomic(const char *path, const void *data, size_t len, fc_err *err)
+{
+    /* The temporary name carries the pid so concurrent writers (forked
+     * tests, parallel workers) never share one. */
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return fc_err_set(err, FC_ERR_LIMIT, "%s: path too long", path);
+    fc_status st = fc_file_write_all(tmp, data, len, err);
+    if (st) {
+        unlink(tmp);
+        return st;
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return fc_err_set(err, FC_ERR_IO, "%s: cannot replace: %s", path, strerror(e));
+    }
+    return FC_OK;
+}
+
+fc_status fc_file_mkdirs(const char *path, fc_err *err)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return fc_err_set(err, FC_ERR_INVALID_ARG, "bad folder name '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return fc_err_set(err, FC_ERR_IO, "%s: cannot create folder: %s", buf,
+                              strerror(errno));
+        buf[i] = c;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return fc_err_set(err, FC_ERR_IO, "%s: not a folder", path);
     return FC_OK;
 }

@@ -22,4 +22,11 @@ fc_status fc_file_read_all(const char *path, uint64_t cap, const char *what, uin
 /* Writes len bytes to path (replacing it).  FC_ERR_IO naming the file. */
 fc_status fc_file_write_all(const char *path, const void *data, size_t len, fc_err *err);
 
+/* Same, but through a temporary file in the same folder renamed over path,
+ * so a reader (or a crash half-way) never sees half a file. */
+fc_status fc_file_write_atomic(const char *path, const void *data, size_t len, fc_err *err);
+
+/* mkdir -p: creates path and its missing parents. */
+fc_status fc_file_mkdirs(const char *path, fc_err *err);
+
 #endif

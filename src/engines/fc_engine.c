@@ -29,10 +29,17 @@ const char *const *fc_engine_kinds(void) { return kind_names; }
 
 static const fc_kernel_table *table_for(const char *kind)
 {
+    if (fc_engine_faults_enabled() && !strcmp(kind, fc_kernels_test_faulty.engine))
+        return &fc_kernels_test_faulty;
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         if (strcmp(tables[i]->engine, kind) == 0)
             return tables[i];
     return NULL;
+}
+
+bool fc_engine_kind_known(const char *kind)
+{
+    return kind && table_for(kind) != NULL;
 }
 
 static bool same_domain(const char *a, const char *b)
@@ -62,6 +69,8 @@ int fc_engine_supports_op(const char *kind, const char *domain, const char *op_t
 }
 
 const char *fc_engine_kind(const fc_engine *e) { return e->table->engine; }
+
+const fc_graph *fc_engine_graph(const fc_engine *e) { return e->g; }
 
 void fc_engine_free(fc_engine *e)
 {
@@ -193,9 +202,11 @@ fc_status fc_engine_create(const fc_graph *g, const char *kind, fc_engine **out,
     e->ws = fc_workspace_create();
     if (!e->kernels || !e->last_use || !e->absorbed_by || !e->act_min || !e->act_max ||
         !e->has_act || !e->ws) {
+        /* The message first: g may be the fused copy the free releases. */
+        fc_err_set(err, FC_ERR_NOMEM, "%s: out of memory creating engine",
+                   g->path ? g->path : "model");
         fc_engine_free(e);
-        return fc_err_set(err, FC_ERR_NOMEM, "%s: out of memory creating engine",
-                          g->path ? g->path : "model");
+        return FC_ERR_NOMEM;
     }
     for (int v = 0; v < g->n_values; v++)
         e->last_use[v] = -1;
@@ -218,6 +229,19 @@ fc_status fc_engine_create(const fc_graph *g, const char *kind, fc_engine **out,
     plan_fusion(e);
     *out = e;
     return FC_OK;
+}
+
+void fc_engine_set_observer(fc_engine *e, fc_value_observer cb, void *user)
+{
+    e->observer = cb;
+    e->observer_user = user;
+    /* A fused activation would hide its producer's true output. */
+    for (int i = 0; i < e->g->n_nodes; i++) {
+        e->absorbed_by[i] = -1;
+        e->has_act[i] = false;
+    }
+    if (!cb)
+        plan_fusion(e);
 }
 
 /* Is the cached plan valid for these inputs? */
@@ -358,6 +382,11 @@ static fc_status run_once(fc_engine *e, const fc_tensor *inputs, fc_tensor *outp
             continue;
         }
         st = fc_exec_node(e, i, inputs, computed, input_slot, err);
+        for (int j = 0; !st && e->observer && j < g->nodes[i].n_outputs; j++) {
+            int v = g->nodes[i].outputs[j];
+            if (v >= 0 && computed[v].data)
+                st = e->observer(g, i, v, &computed[v], e->observer_user, err);
+        }
         /* Drop intermediates nobody reads any more. */
         for (int j = 0; !st && j < g->nodes[i].n_inputs; j++) {
             int v = g->nodes[i].inputs[j];
@@ -462,6 +491,8 @@ fc_status fc_engine_run(fc_engine *e, const fc_tensor *inputs, int n_inputs,
                           g->path, g->n_outputs, n_outputs);
     for (int o = 0; o < n_outputs; o++)
         memset(&outputs[o], 0, sizeof outputs[o]);
+    if (e->table == &fc_kernels_test_faulty && n_inputs > 0)
+        fc_engine_fault_inject(&inputs[0]);
     if (needs_per_image(g, inputs))
         return run_per_image(e, &inputs[0], outputs, err);
     return run_once(e, inputs, outputs, err);

@@ -35,6 +35,25 @@ fc_status fc_engine_run(fc_engine *e, const fc_tensor *inputs, int n_inputs,
 void fc_engine_free(fc_engine *e);   /* NULL allowed */
 const char *fc_engine_kind(const fc_engine *e);
 
+/* ---- observing intermediate values ----------------------------------
+ * Calibration, the per-layer comparison and layer dumps need every
+ * intermediate tensor, which a run normally frees as soon as its last
+ * reader is done.  An observer is called once for each value a node
+ * computes, right after the node ran, with the engine's graph (for the
+ * int8 engines: the QDQ-fused copy, see fc_engine_graph) and the value's
+ * index.  The tensor is borrowed for the duration of the call only.
+ * Returning non-zero stops the run with that status (the observer sets
+ * err itself).  While an observer is set the engine does not fuse
+ * activations into their producers, so every value holds exactly what the
+ * graph says it holds.  Pass cb = NULL to remove it (fusion comes back).
+ * Models run image by image (batch fixed to 1) call it once per image. */
+typedef fc_status (*fc_value_observer)(const fc_graph *g, int node, int value,
+                                       const fc_tensor *t, void *user, fc_err *err);
+void fc_engine_set_observer(fc_engine *e, fc_value_observer cb, void *user);
+/* The graph the engine runs (the caller's, or the int8 engines' fused copy;
+ * owned by the engine or the caller as explained above). */
+const fc_graph *fc_engine_graph(const fc_engine *e);
+
 /* ---- gradients (fc_engine_grad.c) ----------------------------------- */
 
 /* Losses on the logits z of each image (true label y, or target t):
@@ -70,7 +89,28 @@ fc_output_kind fc_graph_output_kind(const fc_graph *g, int *logits_value);
  * input: [N, ...] as for fc_engine_run.  On success: *grad (owned, same shape
  * as input), *logits (owned [N, C], may be NULL if not wanted) and *loss_sum
  * (may be NULL).  Fails with FC_ERR_UNSUPPORTED naming an op that has no
- * backward in this engine, or a model that is not a single-input classifier. */
+ * backward in this engine, or a model that is not a single-input classifier.
+ *
+ * On q8 and q8-ref the gradient is the straight-through estimator (STE) of
+ * the int8 model (src/engines/q8/q8_grad.h):
+ *  - the forward pass, hence *logits and *loss_sum, is the engine's own,
+ *    bit-identical to fc_engine_run on the same batch;
+ *  - backward, each quantization q = saturate(round(v / s) + z) counts as
+ *    the identity on the real value (q - z) * s where the saturation is
+ *    inactive and as 0 where it clamps (rounding has derivative 1,
+ *    saturation 0; an integer op's output at qmin or qmax counts as
+ *    clamped, which covers the Relu / ReLU6 folded into it);
+ *  - every integer op (QLinearConv, QGemm, QLinearMatMul, QLinearAdd,
+ *    QLinear(Global)AveragePool, QLinearConcat, ConvInteger,
+ *    MatMulInteger, and MaxPool / Flatten / Reshape ... on 8-bit tensors)
+ *    passes the gradient of the equivalent float op at its dequantized
+ *    inputs and weights (q8-ref with f32-ref's backward kernels, q8 with
+ *    f32's, so the two agree to float rounding);
+ *  - scales and zero points are constants, also the run-time ones of
+ *    DynamicQuantizeLinear.
+ * So the gradient reaching the float input through the first
+ * QuantizeLinear is dL/d(its real output) wherever the input lies inside
+ * the representable range, 0 outside. */
 fc_status fc_engine_grad(fc_engine *e, const fc_tensor *input, const fc_loss *loss,
                          fc_tensor *grad, fc_tensor *logits, double *loss_sum, fc_err *err);
 
@@ -80,6 +120,12 @@ double fc_loss_eval(const fc_loss *loss, int64_t label, const float *z, int64_t 
 
 /* Names of all engine kinds, NULL-terminated. */
 const char *const *fc_engine_kinds(void);
+/* Whether fc_engine_create accepts `kind`.  Besides the four engines this
+ * is "test-faulty" when the environment sets FLIPCHECK_TEST_FAULTS=1: the
+ * f32 engine, except that a batch whose first value is NaN crashes the
+ * process (SIGSEGV) and one whose first value is +Inf hangs.  It exists to
+ * prove that the suites record crashes and hangs (tests/test_suites.c). */
+bool fc_engine_kind_known(const char *kind);
 
 /* For `info`: whether engine `kind` implements (domain, op_type).  The
  * int8 engines count the fp32 kernels they fall back to. */

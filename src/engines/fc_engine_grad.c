@@ -1,6 +1,8 @@
 /* Input gradients: a forward pass that keeps every intermediate, the loss on
  * the logits, then the nodes in reverse order through each engine's backward
- * kernels.  Only values that depend on the input get gradients. */
+ * kernels.  Only values that depend on the input get gradients: float32
+ * ones, and in the int8 engines also the uint8/int8/int32 ones (gradients
+ * per unit of the integer, see fc_backward_fn in fc_kernel.h). */
 #include <math.h>
 #include <string.h>
 
@@ -68,7 +70,8 @@ typedef struct grad_run {
     fc_tensor *computed;      /* forward values, all kept */
     fc_tensor *grads;         /* per value */
     int *input_slot;
-    bool *needs;              /* per value: depends on the input through floats */
+    bool *needs;              /* per value: depends on the input and carries a gradient */
+    bool int_grads;           /* integer values carry gradients (the int8 engines) */
 } grad_run;
 
 static void run_free(grad_run *r, int n_values)
@@ -104,6 +107,25 @@ static fc_status forward_keep(grad_run *r, fc_err *err)
     return st;
 }
 
+static bool is_int_grad_dtype(fc_dtype dt)
+{
+    return dt == FC_DT_U8 || dt == FC_DT_I8 || dt == FC_DT_I32;
+}
+
+/* The int8 engines say so by flagging their own kernels. */
+static bool table_has_int_grads(const fc_kernel_table *t)
+{
+    for (int i = 0; i < t->count; i++)
+        if (t->defs[i].flags & FC_KERNEL_INT_GRADS)
+            return true;
+    return false;
+}
+
+static bool carries_grad(const grad_run *r, fc_dtype dt)
+{
+    return dt == FC_DT_F32 || (r->int_grads && is_int_grad_dtype(dt));
+}
+
 static void mark_needs(grad_run *r)
 {
     const fc_graph *g = r->e->g;
@@ -117,7 +139,7 @@ static void mark_needs(grad_run *r)
             any |= n->inputs[j] >= 0 && r->needs[n->inputs[j]];
         for (int j = 0; any && j < n->n_outputs; j++) {
             int v = n->outputs[j];
-            if (v >= 0 && r->e->plan->vals[v].dtype == FC_DT_F32)
+            if (v >= 0 && carries_grad(r, r->e->plan->vals[v].dtype))
                 r->needs[v] = true;
         }
     }
@@ -166,6 +188,18 @@ static fc_status backward_node(grad_run *r, int i, fc_err *err)
         return fc_err_set(err, FC_ERR_UNSUPPORTED, "%s: node %s: op '%s' has no gradient in "
                           "engine %s", g->path, fc_node_label(g, i, label, sizeof label),
                           n->op_type, e->table->engine);
+    /* Gradients of integer tensors only go to kernels that expect them. */
+    for (int j = 0; j < n->n_inputs + n->n_outputs; j++) {
+        bool is_in = j < n->n_inputs;
+        const fc_tensor *t = is_in ? (gin[j] ? in[j] : NULL)
+                                   : (gout[j - n->n_inputs] ? out[j - n->n_inputs] : NULL);
+        if (t && t->dtype != FC_DT_F32 && !(e->kernels[i]->flags & FC_KERNEL_INT_GRADS))
+            return fc_err_set(err, FC_ERR_UNSUPPORTED, "%s: node %s: op '%s' has no gradient "
+                              "through its %s %s %d in engine %s", g->path,
+                              fc_node_label(g, i, label, sizeof label), n->op_type,
+                              fc_dtype_name(t->dtype), is_in ? "input" : "output",
+                              is_in ? j : j - n->n_inputs, e->table->engine);
+    }
     fc_grad_ctx k = {.node = n, .in = in, .n_in = n->n_inputs, .out = out,
                      .n_out = n->n_outputs, .gout = gout, .gin = gin, .ws = e->ws};
     fc_status st = e->kernels[i]->backward(&k, err);
@@ -212,7 +246,7 @@ static fc_status grad_once(fc_engine *e, const fc_tensor *input, const fc_loss *
     if (st)
         return st;
     size_t nv = g->n_values ? (size_t)g->n_values : 1;
-    grad_run r = {.e = e, .input = input};
+    grad_run r = {.e = e, .input = input, .int_grads = table_has_int_grads(e->table)};
     r.computed = fc_calloc(nv, sizeof *r.computed);
     r.grads = fc_calloc(nv, sizeof *r.grads);
     r.input_slot = fc_malloc(nv * sizeof *r.input_slot);

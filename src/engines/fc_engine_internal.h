@@ -22,7 +22,14 @@ struct fc_engine {
     bool plan_reusable;             /* false when int inputs feed shape data */
     fc_graph *owned;                /* the int8 engines' QDQ-fused copy (g points to it), or NULL */
     int n_fused;                    /* QDQ groups fused into integer ops */
+    fc_value_observer observer;     /* fc_engine_set_observer, or NULL */
+    void *observer_user;
 };
+
+/* The test-only engine (fc_engine_faulty.c). */
+extern const fc_kernel_table fc_kernels_test_faulty;
+bool fc_engine_faults_enabled(void);
+void fc_engine_fault_inject(const fc_tensor *input);
 
 /* Makes e->plan match the shapes of `inputs` (one per graph input). */
 fc_status fc_exec_ensure_plan(fc_engine *e, const fc_tensor *inputs, fc_err *err);

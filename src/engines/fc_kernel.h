@@ -40,6 +40,9 @@ typedef struct fc_kernel_ctx {
 typedef fc_status (*fc_forward_fn)(const fc_kernel_ctx *k, fc_err *err);
 
 #define FC_KERNEL_FUSES_ACTIVATION 1u  /* kernel honours fc_kernel_ctx.act */
+/* The backward takes gradients of uint8/int8/int32 tensors (the int8
+ * engines' straight-through estimator, see fc_backward_fn). */
+#define FC_KERNEL_INT_GRADS 2u
 
 /* Backward pass of one node (gradients with respect to its inputs).
  *
@@ -55,7 +58,19 @@ typedef fc_status (*fc_forward_fn)(const fc_kernel_ctx *k, fc_err *err);
  * the producer's out[0] already holds the clamped values and the Relu/Clip
  * node's backward runs on its own (in[0] and out[0] then hold the same,
  * clamped, data), so activation backward kernels must derive their mask
- * from out[0] (y > 0 for Relu, lo < y < hi for Clip), never from in[0]. */
+ * from out[0] (y > 0 for Relu, lo < y < hi for Clip), never from in[0].
+ *
+ * Integer tensors: in an engine whose own table has FC_KERNEL_INT_GRADS
+ * kernels (q8, q8-ref) uint8, int8 and int32 values that depend on the
+ * input carry gradients too, always float32, in units of the stored
+ * integer: dLoss/dq with q read as a real number.  Only kernels with the
+ * flag are handed such gradients (the executor refuses the others), and
+ * each converts at its own quantization parameters: QuantizeLinear's
+ * backward is dx = dq / scale, DequantizeLinear's dq = dx * scale,
+ * QLinearConv's dx_q = x_scale * ConvT(dy_q * mask / y_scale).  Per unit
+ * of the integer rather than of the real value (q - zp) * scale because
+ * ConvInteger and MatMulInteger do not know their inputs' scales; the
+ * chain rule makes the gradient of the float input the same either way. */
 typedef struct fc_grad_ctx {
     const fc_node *node;
     const fc_tensor *const *in;

@@ -8,6 +8,8 @@
 
 #include "../core/fc_alloc.h"
 #include "../core/fc_file.h"
+#include "../engines/fc_engine.h"
+#include "fc_config_internal.h"
 
 /* The bundled defaults.  Paths are relative to the source tree. */
 static const char DEFAULT_JSON[] =
@@ -49,6 +51,7 @@ void fc_thresholds_unset(fc_thresholds *t)
     t->fgsm_eps = t->fgsm_min_robust_accuracy = NAN;
     t->pgd_eps = t->pgd_min_robust_accuracy = NAN;
     t->max_crashes = t->max_hangs = t->max_nonfinite_outputs = -1;
+    t->max_latency_p99_ms = t->max_peak_rss_mb = t->max_membership_advantage = NAN;
 }
 
 bool fc_threshold_set(double v)
@@ -56,18 +59,13 @@ bool fc_threshold_set(double v)
     return !isnan(v);
 }
 
-typedef struct parser {
-    const char *label, *base;
-    fc_err *err;
-} parser;
-
-static fc_status fail(parser *p, const char *path, const char *what)
+fc_status fail(parser *p, const char *path, const char *what)
 {
     return fc_err_set(p->err, FC_ERR_PARSE, "%s: %s: %s", p->label, path, what);
 }
 
 /* Every key of obj must be in allowed (NULL-terminated). */
-static fc_status only_keys(parser *p, const cJSON *obj, const char *path,
+fc_status only_keys(parser *p, const cJSON *obj, const char *path,
                            const char *const *allowed)
 {
     if (!cJSON_IsObject(obj))
@@ -87,7 +85,7 @@ static fc_status only_keys(parser *p, const cJSON *obj, const char *path,
     return FC_OK;
 }
 
-static fc_status get_number(parser *p, const cJSON *obj, const char *key, const char *path,
+fc_status get_number(parser *p, const cJSON *obj, const char *key, const char *path,
                             double lo, double hi, double *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -123,7 +121,7 @@ static fc_status get_count(parser *p, const cJSON *obj, const char *key, const c
 }
 
 /* A path from the config, resolved against the base folder; *out owned. */
-static fc_status get_path(parser *p, const cJSON *obj, const char *key, const char *path,
+fc_status get_path(parser *p, const cJSON *obj, const char *key, const char *path,
                           char **out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -146,9 +144,18 @@ static fc_status get_path(parser *p, const cJSON *obj, const char *key, const ch
 
 static fc_status parse_thresholds(parser *p, const cJSON *t, const char *path, fc_thresholds *th)
 {
-    static const char *const keys[] = {"max_int8_accuracy_drop", "max_flip_rate",
-                                       "max_confidence_drop", "fgsm", "pgd", "max_crashes",
-                                       "max_hangs", "max_nonfinite_outputs", NULL};
+    static const char *const keys[] = {"max_int8_accuracy_drop",
+                                       "max_flip_rate",
+                                       "max_confidence_drop",
+                                       "fgsm",
+                                       "pgd",
+                                       "max_crashes",
+                                       "max_hangs",
+                                       "max_nonfinite_outputs",
+                                       "max_latency_p99_ms",
+                                       "max_peak_rss_mb",
+                                       "max_membership_advantage",
+                                       NULL};
     static const char *const akeys[] = {"eps", "min_robust_accuracy", NULL};
     fc_status st = only_keys(p, t, path, keys);
     if (st || (st = get_number(p, t, "max_int8_accuracy_drop", path, 0, 1,
@@ -157,7 +164,11 @@ static fc_status parse_thresholds(parser *p, const cJSON *t, const char *path, f
         (st = get_number(p, t, "max_confidence_drop", path, 0, 1, &th->max_confidence_drop)) ||
         (st = get_count(p, t, "max_crashes", path, &th->max_crashes)) ||
         (st = get_count(p, t, "max_hangs", path, &th->max_hangs)) ||
-        (st = get_count(p, t, "max_nonfinite_outputs", path, &th->max_nonfinite_outputs)))
+        (st = get_count(p, t, "max_nonfinite_outputs", path, &th->max_nonfinite_outputs)) ||
+        (st = get_number(p, t, "max_latency_p99_ms", path, 0, 1e9, &th->max_latency_p99_ms)) ||
+        (st = get_number(p, t, "max_peak_rss_mb", path, 0, 1e9, &th->max_peak_rss_mb)) ||
+        (st = get_number(p, t, "max_membership_advantage", path, 0, 1,
+                         &th->max_membership_advantage)))
         return st;
     for (int a = 0; a < 2; a++) {
         const char *name = a ? "pgd" : "fgsm";
@@ -199,6 +210,35 @@ static fc_status parse_eps_list(parser *p, const cJSON *o, const char *path, dou
     return FC_OK;
 }
 
+/* "engines": ["f32", "q8", ...]: the engines the suites run.  Names are
+ * checked here so a typo fails before any test runs; "test-faulty" (the
+ * suites' own crash/hang proof, fc_engine.h) only when it is enabled. */
+static fc_status parse_engines(parser *p, const cJSON *m, const char *path, fc_model_config *mc)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "engines");
+    if (!v)
+        return FC_OK;
+    char sub[256];
+    snprintf(sub, sizeof sub, "%s%sengines", path, path[0] ? "." : "");
+    int n = cJSON_GetArraySize(v);
+    if (!cJSON_IsArray(v) || n < 1 || n > FC_CONFIG_MAX_ENGINES)
+        return fail(p, sub, "expected an array of 1 to 8 engine names");
+    mc->n_engines = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v)
+    {
+        char item[280];
+        snprintf(item, sizeof item, "%s[%d]", sub, mc->n_engines);
+        if (!cJSON_IsString(e) || !fc_engine_kind_known(e->valuestring))
+            return fail(p, item, "expected one of \"f32\", \"f32-ref\", \"q8\", \"q8-ref\"");
+        for (int j = 0; j < mc->n_engines; j++)
+            if (!strcmp(mc->engines[j], e->valuestring))
+                return fail(p, item, "engine listed twice");
+        snprintf(mc->engines[mc->n_engines++], FC_CONFIG_ENGINE_NAME, "%s", e->valuestring);
+    }
+    return FC_OK;
+}
+
 /* The parts a model entry shares with "defaults". */
 static fc_status parse_model_parts(parser *p, const cJSON *m, const char *path,
                                    fc_model_config *mc)
@@ -207,9 +247,10 @@ static fc_status parse_model_parts(parser *p, const cJSON *m, const char *path,
     char sub[256];
     const cJSON *int8 = cJSON_GetObjectItemCaseSensitive(m, "int8");
     if (int8) {
-        static const char *const k[] = {"file", "calibrate", "percentile", NULL};
+        static const char *const k[] = {"file", "calibrate", "percentile", "sha256", NULL};
         snprintf(sub, sizeof sub, "%s.int8", path);
         if ((st = only_keys(p, int8, sub, k)) || (st = get_path(p, int8, "file", sub, &mc->int8)) ||
+            (st = config_parse_sha256(p, int8, sub, mc->int8_sha256)) ||
             (st = get_number(p, int8, "percentile", sub, 50, 100, &mc->percentile)))
             return st;
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(int8, "calibrate");
@@ -227,13 +268,15 @@ static fc_status parse_model_parts(parser *p, const cJSON *m, const char *path,
     }
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(m, "data");
     if (data) {
-        static const char *const k[] = {"test", "labels", "calib", "max_images", NULL};
+        static const char *const k[] = {"test", "labels", "calib", "calib_labels", "max_images",
+                                        NULL};
         snprintf(sub, sizeof sub, "%s.data", path);
         double mx = NAN;
         if ((st = only_keys(p, data, sub, k)) ||
             (st = get_path(p, data, "test", sub, &mc->test_data)) ||
             (st = get_path(p, data, "labels", sub, &mc->test_labels)) ||
             (st = get_path(p, data, "calib", sub, &mc->calib_data)) ||
+            (st = get_path(p, data, "calib_labels", sub, &mc->calib_labels)) ||
             (st = get_number(p, data, "max_images", sub, 1, 1e9, &mx)))
             return st;
         if (!isnan(mx))
@@ -282,11 +325,15 @@ static fc_status parse_model_parts(parser *p, const cJSON *m, const char *path,
     }
     const cJSON *att = cJSON_GetObjectItemCaseSensitive(m, "attacks");
     if (att) {
-        static const char *const k[] = {"fgsm", "pgd", NULL};
+        static const char *const k[] = {"fgsm", "pgd", "max_images", NULL};
         static const char *const fk[] = {"eps", NULL}, *const pk[] = {"eps", "steps", NULL};
         snprintf(sub, sizeof sub, "%s.attacks", path);
-        if ((st = only_keys(p, att, sub, k)))
+        double mx = NAN;
+        if ((st = only_keys(p, att, sub, k)) ||
+            (st = get_number(p, att, "max_images", sub, 0, 1e9, &mx)))
             return st;
+        if (!isnan(mx))
+            mc->attack_images = (int64_t)mx;
         const cJSON *f = cJSON_GetObjectItemCaseSensitive(att, "fgsm");
         const cJSON *g = cJSON_GetObjectItemCaseSensitive(att, "pgd");
         char fsub[280], gsub[280];
@@ -303,6 +350,8 @@ static fc_status parse_model_parts(parser *p, const cJSON *m, const char *path,
         if (!isnan(steps))
             mc->pgd_steps = (int)steps;
     }
+    if ((st = parse_engines(p, m, path, mc)))
+        return st;
     double t = NAN, seed = NAN;
     if ((st = get_number(p, m, "timeout_s", path, 0.01, 86400, &t)) ||
         (st = get_number(p, m, "seed", path, 0, 4294967295.0, &seed)))
@@ -336,10 +385,13 @@ static fc_status copy_model(const fc_model_config *src, fc_model_config *dst, fc
 {
     *dst = *src;
     dst->name = dst->fp32 = dst->int8 = dst->test_data = dst->test_labels = dst->calib_data =
-        NULL;
-    const char *s[] = {src->int8, src->test_data, src->test_labels, src->calib_data};
-    char **d[] = {&dst->int8, &dst->test_data, &dst->test_labels, &dst->calib_data};
-    for (int i = 0; i < 4; i++)
+        dst->calib_labels = NULL;
+    dst->n_refs = 0;
+    const char *s[] = {src->int8, src->test_data, src->test_labels, src->calib_data,
+                       src->calib_labels};
+    char **d[] = {&dst->int8, &dst->test_data, &dst->test_labels, &dst->calib_data,
+                  &dst->calib_labels};
+    for (int i = 0; i < 5; i++)
         if (s[i] && !(*d[i] = fc_strdup(s[i])))
             return fc_err_set(err, FC_ERR_NOMEM, "out of memory");
     return FC_OK;
@@ -353,6 +405,13 @@ static void model_release(fc_model_config *m)
     fc_free(m->test_data);
     fc_free(m->test_labels);
     fc_free(m->calib_data);
+    fc_free(m->calib_labels);
+    for (int i = 0; i < m->n_refs; i++) {
+        fc_free(m->refs[i].file);
+        fc_free(m->refs[i].data);
+        fc_free(m->refs[i].labels);
+    }
+    m->n_refs = 0;
 }
 
 static fc_status parse_root(parser *p, const cJSON *root, fc_config *c)
@@ -369,13 +428,18 @@ static fc_status parse_root(parser *p, const cJSON *root, fc_config *c)
     fc_thresholds_unset(&base.th);
     base.percentile = 99.99;
     base.pgd_steps = 10;
+    base.attack_images = 256;
+    static const char *const default_engines[] = {"f32", "f32-ref", "q8", "q8-ref"};
+    base.n_engines = 4;
+    for (int e = 0; e < 4; e++)
+        snprintf(base.engines[e], FC_CONFIG_ENGINE_NAME, "%s", default_engines[e]);
     base.timeout_s = 10;
     base.seed = 1;
     double t = NAN, seed = NAN;
     const cJSON *th = cJSON_GetObjectItemCaseSensitive(root, "thresholds");
     const cJSON *defs = cJSON_GetObjectItemCaseSensitive(root, "defaults");
     static const char *const dkeys[] = {"int8", "data", "preprocess", "attacks", "timeout_s",
-                                        "seed", NULL};
+                                        "seed", "engines", NULL};
     if ((st = get_number(p, root, "timeout_s", "", 0.01, 86400, &t)) ||
         (st = get_number(p, root, "seed", "", 0, 4294967295.0, &seed)) ||
         (th && (st = parse_thresholds(p, th, "thresholds", &base.th))) ||
@@ -398,8 +462,10 @@ static fc_status parse_root(parser *p, const cJSON *root, fc_config *c)
         model_release(&base);
         return fc_err_set(p->err, FC_ERR_NOMEM, "out of memory");
     }
-    static const char *const mkeys[] = {"name", "fp32", "int8", "data", "preprocess", "attacks",
-                                        "thresholds", "timeout_s", "seed", NULL};
+    static const char *const mkeys[] = {"name",     "fp32",      "int8",      "data",
+                                        "preprocess", "attacks", "thresholds", "timeout_s",
+                                        "seed",     "engines",   "sha256",    "interface",
+                                        "reference_outputs", NULL};
     const cJSON *m;
     int i = 0;
     cJSON_ArrayForEach(m, models)
@@ -409,7 +475,10 @@ static fc_status parse_root(parser *p, const cJSON *root, fc_config *c)
         fc_model_config *mc = &c->models[i];
         c->n_models = ++i;
         if ((st = copy_model(&base, mc, p->err)) || (st = only_keys(p, m, path, mkeys)) ||
-            (st = parse_model_parts(p, m, path, mc)) || (st = get_path(p, m, "fp32", path, &mc->fp32)))
+            (st = parse_model_parts(p, m, path, mc)) || (st = get_path(p, m, "fp32", path, &mc->fp32)) ||
+            (st = config_parse_sha256(p, m, path, mc->sha256)) ||
+            (st = config_parse_interface(p, m, path, &mc->iface)) ||
+            (st = config_parse_references(p, m, path, mc)))
             break;
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(m, "name");
         if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) > 64) {

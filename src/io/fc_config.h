@@ -22,6 +22,8 @@
 #define FC_CONFIG_MAX_DEPTH 16
 #define FC_CONFIG_MAX_MODELS 256
 #define FC_CONFIG_MAX_EPS 64
+#define FC_CONFIG_MAX_ENGINES 8
+#define FC_CONFIG_ENGINE_NAME 16
 
 /* Thresholds; a NaN double or a negative count means "not set" (no check). */
 typedef struct fc_thresholds {
@@ -31,6 +33,9 @@ typedef struct fc_thresholds {
     double fgsm_eps, fgsm_min_robust_accuracy;
     double pgd_eps, pgd_min_robust_accuracy;
     long max_crashes, max_hangs, max_nonfinite_outputs;
+    double max_latency_p99_ms;       /* batch-1 latency, per engine */
+    double max_peak_rss_mb;          /* peak resident memory of a performance test */
+    double max_membership_advantage; /* loss-threshold membership inference, best TPR - FPR */
 } fc_thresholds;
 
 typedef enum fc_calib_method {
@@ -39,6 +44,35 @@ typedef enum fc_calib_method {
     FC_CALIB_PERCENTILE,
     FC_CALIB_ENTROPY,
 } fc_calib_method;
+
+/* A pinned model interface: names, element types and shapes of the inputs
+ * and outputs, checked by the integrity suite.  A dim given as a string is
+ * symbolic (any symbolic dim of the model matches it). */
+#define FC_CONFIG_MAX_IO 8
+#define FC_CONFIG_MAX_RANK 8
+typedef struct fc_iface_value {
+    char name[128];
+    char dtype[16];                      /* "float32", ...; "" = not pinned */
+    int rank;                            /* -1 = shape not pinned */
+    int64_t dims[FC_CONFIG_MAX_RANK];    /* -1 = symbolic */
+    char dim_names[FC_CONFIG_MAX_RANK][32];
+} fc_iface_value;
+typedef struct fc_interface {
+    bool set;
+    int n_inputs, n_outputs;
+    fc_iface_value inputs[FC_CONFIG_MAX_IO], outputs[FC_CONFIG_MAX_IO];
+} fc_interface;
+
+/* Another runtime's outputs on known data, for the consistency suite. */
+#define FC_CONFIG_MAX_REFS 8
+typedef struct fc_reference_output {
+    char *file;       /* .npy or .pb TensorProto, [N, K] float32 */
+    char *data;       /* the images they were computed on */
+    char *labels;     /* labels .npy for npy data, or NULL */
+    bool int8;        /* outputs of the int8 twin rather than the fp32 model */
+    char engine[FC_CONFIG_ENGINE_NAME];   /* ours to compare with (default f32 / q8) */
+    double max_abs;   /* default 1e-4 */
+} fc_reference_output;
 
 typedef struct fc_model_config {
     char *name;
@@ -50,13 +84,22 @@ typedef struct fc_model_config {
     char *test_data;             /* folder / .npy of test images */
     char *test_labels;           /* labels .npy for npy test data, or NULL */
     char *calib_data;            /* calibration images, or NULL */
+    char *calib_labels;          /* labels .npy for npy calibration images, or NULL */
     int64_t max_images;          /* 0 = all */
     int n_fgsm_eps, n_pgd_eps;
     double fgsm_eps[FC_CONFIG_MAX_EPS], pgd_eps[FC_CONFIG_MAX_EPS];
     int pgd_steps;               /* default 10 */
+    int64_t attack_images;       /* images the attacks run on (default 256; 0 = all) */
+    int n_engines;               /* engines the suites run (default f32, f32-ref, q8, q8-ref) */
+    char engines[FC_CONFIG_MAX_ENGINES][FC_CONFIG_ENGINE_NAME];
     double timeout_s;            /* per test, default 10 */
     uint64_t seed;
     fc_thresholds th;            /* top-level thresholds overridden by the model's own */
+    char sha256[65];             /* pinned SHA-256 of the fp32 file, "" = none */
+    char int8_sha256[65];        /* pinned SHA-256 of the int8 file, "" = none */
+    fc_interface iface;          /* pinned interface of the fp32 model (and its twin) */
+    int n_refs;                  /* reference_outputs (model entries only) */
+    fc_reference_output refs[FC_CONFIG_MAX_REFS];
 } fc_model_config;
 
 typedef struct fc_config {

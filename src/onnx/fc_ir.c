@@ -381,3 +381,19 @@ fc_status fc_graph_remove_nodes(fc_graph *g, const bool *remove, fc_err *err)
     fc_graph_update_producers(g);
     return FC_OK;
 }
+
+bool fc_graph_batch_dependent(const fc_graph *g, const char **why)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const fc_node *n = &g->nodes[i];
+        /* One scale and zero point over the whole input tensor, batch included. */
+        if (!strcmp(n->op_type, "DynamicQuantizeLinear") && !n->domain[0]) {
+            if (why)
+                *why = "DynamicQuantizeLinear quantizes each batch with one scale over all its images";
+            return true;
+        }
+    }
+    if (why)
+        *why = "";
+    return false;
+}

@@ -111,6 +111,11 @@ fc_status fc_attr_get_floats(const fc_node *n, const char *name,
 /* Index of the value with that name, or -1. Linear scan: for tests and CLI. */
 int fc_graph_find_value(const fc_graph *g, const char *name);
 
+/* Whether an image's output can depend on the other images of its batch
+ * (dynamic quantization: one activation scale over the whole batch).  *why
+ * (may be NULL) gets a one-line reason, "" when not. */
+bool fc_graph_batch_dependent(const fc_graph *g, const char **why);
+
 /* ---- rewriting graphs ---------------------------------------------------
  * For graph rewrites done on a private copy (the QDQ fusion of the q8
  * engines, fc_qdq.c).  A loaded graph is never edited: clone it first. */

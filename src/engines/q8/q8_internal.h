@@ -40,6 +40,15 @@ fc_status fc_q8_dynamicquantizelinear(const fc_kernel_ctx *k, fc_q8_gemm_fn gemm
 /* q8_ref_conv.c */
 fc_status fc_q8_qlinearconv(const fc_kernel_ctx *k, fc_q8_gemm_fn gemm, fc_err *err);
 fc_status fc_q8_convinteger(const fc_kernel_ctx *k, fc_q8_gemm_fn gemm, fc_err *err);
+/* q8_conv.c: the q8 engine's own QLinearConv / ConvInteger (bit-exact
+ * with the two above, faster; the ref ISA runs the two above) */
+fc_status fc_q8_qlinearconv_fast(const fc_kernel_ctx *k, fc_err *err);
+fc_status fc_q8_convinteger_fast(const fc_kernel_ctx *k, fc_err *err);
+/* q8_fast_ops.c: the q8 engine's own QuantizeLinear, QLinearAdd and
+ * MaxPool (8-bit; other cases go to the kernels q8 would run otherwise) */
+fc_status fc_q8_quantizelinear_fast(const fc_kernel_ctx *k, fc_err *err);
+fc_status fc_q8_qlinearadd_fast(const fc_kernel_ctx *k, fc_err *err);
+fc_status fc_q8_maxpool_fast(const fc_kernel_ctx *k, fc_err *err);
 /* q8_ref_matmul.c */
 fc_status fc_q8_qlinearmatmul(const fc_kernel_ctx *k, fc_q8_gemm_fn gemm, fc_err *err);
 fc_status fc_q8_matmulinteger(const fc_kernel_ctx *k, fc_q8_gemm_fn gemm, fc_err *err);
@@ -50,6 +59,11 @@ fc_status fc_q8_qlinearconcat(const fc_kernel_ctx *k, fc_q8_gemm_fn gemm, fc_err
 /* q8_ref_pool.c */
 fc_status fc_q8_qlinearglobalavgpool(const fc_kernel_ctx *k, fc_q8_gemm_fn gemm, fc_err *err);
 fc_status fc_q8_qlinearavgpool(const fc_kernel_ctx *k, fc_q8_gemm_fn gemm, fc_err *err);
+
+/* q8_gemm_mt.c: fc_q8_gemm() over blocks of rows on the f32 engine's
+ * worker threads (same results), the GEMM the q8 table passes its
+ * matrix-product kernels. */
+void fc_q8_gemm_threaded(const fc_q8_gemm_args *g);
 
 /* ---- helpers (q8_common.c) ---------------------------------------------- */
 
