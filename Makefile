@@ -3,9 +3,11 @@
 #   make check    build with -Werror, run every test; then the same under
 #                 ASan+UBSan (build-asan/).  This is the project's test command.
 #   make run      the main job on the bundled models and images
+#   make fuzz-ci  build the libFuzzer harnesses (clang, build-fuzz/), replay
+#                 fuzz/regress/, then run each harness FUZZ_SECONDS (60 s)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build check check-fast check-asan run clean
+.PHONY: all build check check-fast check-asan run clean fuzz-build fuzz-ci
 all: build
 
 build:
@@ -28,5 +30,28 @@ run: build
 check: check-fast check-asan
 	$(MAKE) run
 
+# Fuzzing (fuzz/CMakeLists.txt): one harness at a time, each for
+# FUZZ_SECONDS; any crash, sanitizer report, leak, timeout or OOM fails.
+# New corpus entries go to build-fuzz/corpus/ (fuzz/corpus/ holds the
+# committed seeds and is only read).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= onnx png config merge
+fuzz-build:
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLIPCHECK_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+
+fuzz-ci: fuzz-build
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  if [ -d fuzz/regress/$$t ]; then \
+	    echo "== fuzz_$$t: replaying fuzz/regress/$$t"; \
+	    OPENBLAS_NUM_THREADS=1 build-fuzz/fuzz/fuzz_$$t -timeout=10 -rss_limit_mb=2048 fuzz/regress/$$t/*; \
+	  fi; \
+	  echo "== fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	  mkdir -p build-fuzz/corpus/$$t; \
+	  OPENBLAS_NUM_THREADS=1 build-fuzz/fuzz/fuzz_$$t build-fuzz/corpus/$$t fuzz/corpus/$$t \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+	    -print_final_stats=1 -artifact_prefix=build-fuzz/fuzz_$$t-; \
+	done
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -11,6 +11,12 @@
  *                elsewhere; every string from a file is escaped
  *   junit.xml    one testsuite per model and suite, one testcase per test
  *
+ * A sweep document (sweep.json of `flipcheck sweep` / `merge`, recognised
+ * by its "flipcheck_sweep" and "curves" members) gets the same three files:
+ * report.json = sweep.json plus the report block, a page of curves against
+ * eps per model and attack with the regressions and failed units, and a
+ * junit.xml with one testcase per curve and per failed unit.
+ *
  * Each file is written atomically (temporary file renamed over it). */
 #ifndef FC_REPORT_H
 #define FC_REPORT_H
@@ -23,7 +29,8 @@
  * results' own schema_version). */
 #define FC_REPORT_VERSION 1
 
-/* Writes the three files into out_dir (created when missing).  data_dir is
+/* Writes the three files into out_dir (created when missing) from a run's
+ * results or a sweep document.  data_dir is
  * the folder results.json lives in (example paths are relative to it); NULL
  * means out_dir.  results is only read; the caller keeps it.  A missing or
  * unreadable example file does not fail the report: the page says which

@@ -107,8 +107,19 @@ fc_status rp_example_images(rp_buf *b, const char *dir, const char *rel, fc_err 
 fc_status rp_write_html(const cJSON *results, const char *data_dir, rp_buf *out, fc_err *err);
 fc_status rp_write_junit(const cJSON *results, rp_buf *out, fc_err *err);
 
+/* The page's head, style sheet and <h1> (report_html.c). */
+void rp_html_head(rp_buf *b, const char *title);
+
+/* A sweep document (sweep.json) instead of a run's results (report_sweep.c):
+ * counts as junit.xml has them, the page, the JUnit file. */
+void rp_sweep_counts(const cJSON *doc, int *tests, int *failures, int *errors);
+fc_status rp_write_sweep_html(const cJSON *doc, rp_buf *out, fc_err *err);
+fc_status rp_write_sweep_junit(const cJSON *doc, rp_buf *out, fc_err *err);
+
 /* Per-model sections of the page (report_html_model.c). */
 void rp_html_model(rp_buf *b, const cJSON *model, int index, const char *data_dir);
+/* The tables of a model's section (report_html_tables.c). */
+void rp_html_tables(rp_buf *b, const cJSON *model);
 /* The test of `suite` named `test` in a model entry, or NULL. */
 const cJSON *rp_find_test(const cJSON *model, const char *suite, const char *test);
 

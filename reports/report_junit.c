@@ -91,8 +91,15 @@ static void suite_open(rp_buf *b, const char *model, const char *suite, int test
     attr(b, "name", name);
     rp_printf(b, " tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"0\" time=\"%.6f\"", tests,
               failures, errors, time);
-    if (stamp[0])
-        attr(b, "timestamp", stamp);
+    if (stamp[0]) {
+        /* the JUnit schema's timestamp has no zone designator: it is UTC */
+        char t[32];
+        snprintf(t, sizeof t, "%s", stamp);
+        size_t n = strlen(t);
+        if (n && t[n - 1] == 'Z')
+            t[n - 1] = '\0';
+        attr(b, "timestamp", t);
+    }
     rp_put(b, ">\n    <properties>\n");
     static const char *const keys[] = {"fp32", "int8", "int8_source"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {

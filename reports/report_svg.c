@@ -96,27 +96,26 @@ static void frame(rp_buf *b, double left, double top, double right, double botto
     rp_printf(b, "<path class=\"axis\" d=\"M%.1f %.1fV%.1fH%.1f\"/>", left, top, bottom, right);
 }
 
-/* Legend entries in a row under the x label. */
+/* Legend entries one per line from y down (14 px each). */
 static void legend(rp_buf *b, const char *const *names, const char *const *colors, int n, double y,
                    const bool *dashed)
 {
-    double x = ML;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++, y += 14) {
         if (dashed && dashed[i])
             rp_printf(b, "<line class=\"lg\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                         "stroke=\"%s\" stroke-dasharray=\"4 3\"/>", x, y - 4, x + 18, y - 4,
-                      colors[i]);
+                         "stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"4 3\"/>", ML, y - 4,
+                      ML + 18, y - 4, colors[i]);
         else
             rp_printf(b, "<rect class=\"lg\" x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"8\" "
-                         "fill=\"%s\"/>", x, y - 8, colors[i]);
-        axis_text(b, x + 22, y, "start", "lgt", names[i]);
-        /* about 6.2 px per character at 11 px */
-        x += 40 + 6.2 * (double)strlen(names[i] ? names[i] : "");
-        if (x > W - 120 && i + 1 < n) {
-            x = ML;
-            y += 14;
-        }
+                         "fill=\"%s\"/>", ML, y - 8, colors[i]);
+        axis_text(b, ML + 22, y, "start", "lgt", names[i]);
     }
+}
+
+/* Extra height for a legend of n lines (the first fits in H). */
+static double legend_extra(int n)
+{
+    return n > 1 ? 14.0 * (n - 1) : 0;
 }
 
 void rp_svg_lines(rp_buf *b, const char *id, const char *title, const char *xlabel,
@@ -185,8 +184,8 @@ void rp_svg_lines(rp_buf *b, const char *id, const char *title, const char *xlab
             nl++;
         }
     }
-    legend(b, names, colors, nl, H - 12, dashed);
-    emit_svg(dst, b, id, title, W, H, marks);
+    legend(b, names, colors, nl, H - 14, dashed);
+    emit_svg(dst, b, id, title, W, H + legend_extra(nl), marks);
 }
 
 void rp_svg_hist(rp_buf *b, const char *id, const char *title, const char *xlabel,
@@ -233,8 +232,9 @@ void rp_svg_hist(rp_buf *b, const char *id, const char *title, const char *xlabe
             marks++;
         }
     }
-    legend(b, names, colors, ns < RP_MAX_SERIES ? ns : RP_MAX_SERIES, H - 12, NULL);
-    emit_svg(dst, b, id, title, W, H, marks);
+    int nl = ns < RP_MAX_SERIES ? ns : RP_MAX_SERIES;
+    legend(b, names, colors, nl, H - 14, NULL);
+    emit_svg(dst, b, id, title, W, H + legend_extra(nl), marks);
 }
 
 /* Label cut to at most max bytes on a UTF-8 boundary, with an ellipsis. */
@@ -319,7 +319,7 @@ void rp_svg_matrix(rp_buf *b, const char *id, const char *title, const char *con
     rp_buf *const dst = b;
     b = &out;
     double cw = 64, ch = 17, L = 170, T = MT + 22;
-    double w = fmax(L + cw * ncols + 16, 420), h = T + ch * nrows + 16 + 18 * ((nstates + 2) / 3);
+    double w = fmax(L + cw * ncols + 16, 540), h = T + ch * nrows + 16 + 18 * ((nstates + 1) / 2);
     for (int c = 0; c < ncols; c++) {
         char lab[40];
         short_label(lab, sizeof lab, cols[c], 9);
@@ -355,8 +355,8 @@ void rp_svg_matrix(rp_buf *b, const char *id, const char *title, const char *con
         rp_printf(b, "<rect class=\"lg\" x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"10\" "
                      "fill=\"%s\"/>", x, y - 9, states[s].color);
         axis_text(b, x + 16, y, "start", "lgt", states[s].name);
-        x += 140;
-        if (x > w - 140) {
+        x += 265;
+        if (x > w - 265) {
             x = 8;
             y += 18;
         }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 
 #include "core/fc_alloc.h"
 #include "core/fc_file.h"
+#include "reports/fc_report.h"
 #include "suite_run.h"
 #include "suites/fc_suites.h"
 
@@ -245,6 +247,12 @@ fc_status fc_run_suites(const fc_config *cfg, const fc_run_options *opt, fc_run_
     }
     if (st)
         return st;
+    /* Check reads these to run a subset of tests; inherited from a caller
+     * that is itself a Check test, they would silently skip ours. */
+    unsetenv("CK_RUN_SUITE");
+    unsetenv("CK_RUN_CASE");
+    unsetenv("CK_INCLUDE_TAGS");
+    unsetenv("CK_EXCLUDE_TAGS");
     time_t started = time(NULL);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -303,11 +311,16 @@ fc_status fc_run_suites(const fc_config *cfg, const fc_run_options *opt, fc_run_
     cJSON_AddNumberToObject(sum, "threshold_failures", out->threshold_failures);
     cJSON_AddBoolToObject(sum, "ok", ok);
     char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text)
+    if (!text) {
+        cJSON_Delete(root);
         return fc_err_set(err, FC_ERR_NOMEM, "out of memory writing results.json");
+    }
     snprintf(dir, sizeof dir, "%s/results.json", opt->out_dir);
     st = fc_file_write_atomic(dir, text, strlen(text), err);
     fc_free(text);
+    /* report.json, report.html and junit.xml from the same document. */
+    if (!st)
+        st = fc_report_write_all(root, opt->out_dir, err);
+    cJSON_Delete(root);
     return st;
 }

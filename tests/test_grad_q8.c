@@ -315,6 +315,9 @@ START_TEST(fgsm_through_q8_on_every_int8_peer)
         direct_and_transfer(files[_i], eps[e], &clean, &direct, &transfer);
         ck_assert_msg(direct < clean - 0.1, "%s eps %.2f: direct %.4f from clean %.4f",
                       files[_i], eps[e], direct, clean);
+        /* Measured: direct - transfer within [-0.016, +0.024] on 256 images. */
+        ck_assert_msg(direct <= transfer + 0.05, "%s eps %.2f: direct %.4f, transfer %.4f",
+                      files[_i], eps[e], direct, transfer);
     }
 }
 END_TEST
@@ -323,9 +326,9 @@ END_TEST
 
 START_TEST(cli_attack_runs_on_the_q8_engine)
 {
-    char path[] = "/tmp/fc_grad_q8_out_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert(fd >= 0);
+    char path[] = "/tmp/fc_grad_q8_out_XXXXXX", epath[] = "/tmp/fc_grad_q8_err_XXXXXX";
+    int fd = mkstemp(path), fe = mkstemp(epath);
+    ck_assert(fd >= 0 && fe >= 0);
     const char *argv[] = {FLIPCHECK_BIN, "attack", "--model", PEERS "/cnn.qdq.onnx", "--engine",
                           "q8", "--attack", "fgsm", "--eps", "0.05", "--labels",
                           PEERS "/test_labels.npy", "--max-images", "32", "--json",
@@ -334,7 +337,7 @@ START_TEST(cli_attack_runs_on_the_q8_engine)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        if (dup2(fd, 1) < 0)
+        if (dup2(fd, 1) < 0 || dup2(fe, 2) < 0)
             _exit(126);
         execv(FLIPCHECK_BIN, (char *const *)argv);
         _exit(127);
@@ -342,13 +345,17 @@ START_TEST(cli_attack_runs_on_the_q8_engine)
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     close(fd);
-    uint8_t *text;
-    size_t len;
+    close(fe);
+    uint8_t *text, *etext;
+    size_t len, elen;
     fc_err e_err;
     ck_assert_int_eq(fc_file_read_all(path, 1 << 24, "output", &text, &len, &e_err), FC_OK);
+    ck_assert_int_eq(fc_file_read_all(epath, 1 << 20, "errors", &etext, &elen, &e_err), FC_OK);
     unlink(path);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "flipcheck failed: %s",
-                  (char *)text);
+    unlink(epath);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 && elen == 0,
+                  "flipcheck failed: %s", (char *)etext);
+    fc_free(etext);
     cJSON *j = cJSON_Parse((const char *)text);
     ck_assert_msg(j != NULL, "not JSON: %s", (char *)text);
     ck_assert_str_eq(cJSON_GetObjectItem(j, "engine")->valuestring, "q8");
@@ -519,14 +526,14 @@ static Suite *make_suite(void)
     Suite *s = suite_create("grad_q8");
     /* CK_RUN_CASE=rule, forward, direction, fgsm, table or cli runs one part. */
     TCase *fwd = tcase_create("forward"), *dir = tcase_create("direction"),
-          *atk = tcase_create("fgsm"), *tab = tcase_create("table"), *cli = tcase_create("cli");
+          *atk = tcase_create("fgsm"), *cli = tcase_create("cli");
     TCase *rule = tcase_create("rule");
     tcase_add_checked_fixture(rule, NULL, teardown);
     tcase_add_test(rule, quantize_passes_the_gradient_where_it_does_not_saturate);
     tcase_add_test(rule, qgemm_passes_the_float_gemm_gradient_times_its_output_mask);
     tcase_add_test(rule, an_op_without_integer_gradients_is_refused_by_name);
     suite_add_tcase(s, rule);
-    TCase *all[] = {fwd, dir, atk, tab, cli};
+    TCase *all[] = {fwd, dir, atk, cli};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         tcase_set_timeout(all[i], 1200);
     tcase_add_loop_test(fwd, grad_logits_are_the_engines_bit_for_bit, 0, 2 * N_FILES);
@@ -539,6 +546,8 @@ static Suite *make_suite(void)
     suite_add_tcase(s, atk);
     /* The whole table takes a while under sanitizers; cnn.qdq above always runs. */
     if (!FC_SLOW_BUILD) {
+        TCase *tab = tcase_create("table");
+        tcase_set_timeout(tab, 1200);
         tcase_add_loop_test(tab, fgsm_through_q8_on_every_int8_peer, 0, N_FILES);
         suite_add_tcase(s, tab);
     }

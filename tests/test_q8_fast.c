@@ -1,13 +1,14 @@
-/* The q8 engine's own int8 kernels (q8_conv.c, q8_fast_*.c) against the
+/* The q8 engine's own int8 kernels (q8_conv*.c, q8_fast_ops.c) against the
  * q8-ref engine, bit for bit, under every GEMM ISA this CPU can run
  * (fc_q8_set_isa: ref, portable, avx2, avx512):
  *
  *  - QLinearConv and ConvInteger on randomized shapes: odd sizes, 1-D to
  *    3-D, groups including depthwise, strides, asymmetric pads, dilations,
  *    1x1, batches that fold several images into one unit or split one
- *    image over several, zero points at the edges of their types, weights
- *    at -128/127 (0/255), per-channel and per-tensor scales, non-finite
- *    multipliers;
+ *    image over several, the integer Winograd path (3x3, stride 1, 8+
+ *    channels, odd output sizes), zero points at the edges of their types,
+ *    weights at -128/127 (0/255), per-channel and per-tensor scales,
+ *    non-finite multipliers;
  *  - QLinearAdd (with broadcasting), QuantizeLinear, MaxPool on 8-bit
  *    tensors, with values at the edges;
  *  - the 8 static int8 peer files (qdq, qop): logits identical to q8-ref's.

@@ -358,7 +358,8 @@ static void print_text(const attack_args *a, const fc_attack_result *r)
 {
     const fc_attack_config *c = &r->config;
     printf("%s on %s (%s), judged by %s (%s): %lld images\n", fc_attack_kind_name(c->kind),
-           a->model, a->engine, a->eval_model ? a->eval_model : a->model, a->eval_engine,
+           cli_tty(a->model), cli_tty(a->engine), cli_tty(a->eval_model ? a->eval_model : a->model),
+           cli_tty(a->eval_engine),
            (long long)r->n);
     if (c->kind == FC_ATTACK_FGSM || c->kind == FC_ATTACK_PGD)
         printf("eps %.6g%s", c->eps, c->kind == FC_ATTACK_PGD ? "" : "\n");

@@ -13,5 +13,14 @@ int cli_gen_main(int argc, char **argv);
 int cli_config_main(int argc, char **argv);
 int cli_layers_main(int argc, char **argv);
 int cli_quantize_main(int argc, char **argv);
+int cli_sweep_main(int argc, char **argv);
+int cli_merge_main(int argc, char **argv);
+/* The end of `sweep` and `merge` (cli_sweep.c): compares doc (taken) with
+ * baseline (may be NULL), writes OUT/sweep.json, prints failures and
+ * regressions, returns the exit code. */
+#include <cjson/cJSON.h>
+int cli_sweep_finish(cJSON *doc, const char *out, const char *baseline, double tol,
+                     double flip_tol);
+int cli_report_main(int argc, char **argv);
 
 #endif

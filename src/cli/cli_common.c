@@ -21,6 +21,25 @@ void cli_parser_init(cli_parser *p, const char *cmd, int argc, char **argv,
     p->n_opts = n_opts;
 }
 
+const char *cli_tty(const char *s)
+{
+    static char bufs[8][4096];
+    static unsigned next;
+    char *b = bufs[next++ % 8];
+    size_t n = 0;
+    const unsigned char *c = (const unsigned char *)(s ? s : "");
+    for (; *c && n < sizeof bufs[0] - 1; c++) {
+        if (c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f) {
+            b[n++] = '?';
+            c++;
+        } else {
+            b[n++] = *c < 0x20 || *c == 0x7f ? '?' : (char)*c;
+        }
+    }
+    b[n] = '\0';
+    return b;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     char msg[512];
@@ -29,9 +48,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (cmd)
-        fprintf(stderr, "flipcheck %s: %s (see 'flipcheck %s --help')\n", cmd, msg, cmd);
+        fprintf(stderr, "flipcheck %s: %s (see 'flipcheck %s --help')\n", cmd, cli_tty(msg), cmd);
     else
-        fprintf(stderr, "flipcheck: %s (see 'flipcheck --help')\n", msg);
+        fprintf(stderr, "flipcheck: %s (see 'flipcheck --help')\n", cli_tty(msg));
     return CLI_EXIT_USAGE;
 }
 
@@ -111,13 +130,11 @@ const char *cli_strip_file(const char *msg, const char *file)
 int cli_report(const char *file, const fc_err *err)
 {
     const char *msg = cli_strip_file(err->msg, file);
-    fprintf(stderr, "flipcheck: %s: %s: ", file, fc_status_name(err->status));
-    /* One line whatever the message holds, so scripts can rely on it. */
-    for (const char *c = msg; *c; c++)
-        fputc(*c == '\n' || *c == '\r' ? ' ' : *c, stderr);
-    if (!*msg)
-        fputs("(no message)", stderr);
-    fputc('\n', stderr);
+    /* One line whatever the message holds, so scripts can rely on it, and
+     * no control character from a file name or a model reaches the
+     * terminal. */
+    fprintf(stderr, "flipcheck: %s: %s: %s\n", cli_tty(file), fc_status_name(err->status),
+            *msg ? cli_tty(msg) : "(no message)");
     return CLI_EXIT_USAGE;
 }
 

@@ -68,6 +68,15 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
  * CLI_EXIT_USAGE. */
 int cli_report(const char *file, const fc_err *err);
 
+/* Untrusted text (file names, names from models and configs, messages
+ * quoting them) made safe for a terminal: every control character (C0
+ * including newline and carriage return, DEL, and the C1 range encoded as
+ * UTF-8) becomes '?', so a name cannot move the cursor, recolour the
+ * screen or forge an extra output line.  Returns one of 8 rotating static
+ * buffers (so a printf can take several), truncated to 4095 bytes; never
+ * NULL ("" for NULL).  JSON output needs no such step: cJSON escapes. */
+const char *cli_tty(const char *s);
+
 /* msg without a leading "FILE: " (lower layers start messages with the
  * file name; the CLI names it once). */
 const char *cli_strip_file(const char *msg, const char *file);

@@ -56,9 +56,11 @@ int cli_config_main(int argc, char **argv)
     if (fc_config_load(check, &c, &err))
         return cli_report(check, &err);
     for (int i = 0; i < c.n_models; i++)
-        printf("%s: fp32 %s, int8 %s, test data %s\n", c.models[i].name, c.models[i].fp32,
-               c.models[i].int8 ? c.models[i].int8 : "(calibrated)", c.models[i].test_data);
-    printf("%s: %d model%s, valid\n", check, c.n_models, c.n_models == 1 ? "" : "s");
+        printf("%s: fp32 %s, int8 %s, test data %s\n", cli_tty(c.models[i].name),
+               cli_tty(c.models[i].fp32),
+               c.models[i].int8 ? cli_tty(c.models[i].int8) : "(calibrated)",
+               cli_tty(c.models[i].test_data));
+    printf("%s: %d model%s, valid\n", cli_tty(check), c.n_models, c.n_models == 1 ? "" : "s");
     fc_config_free(&c);
     return CLI_EXIT_OK;
 }

@@ -213,7 +213,7 @@ void cli_infer_print_text(const cli_infer_result *r)
             if (r->data && r->data->labels)
                 printf(" label %lld", (long long)r->data->labels[i]);
             if (r->data)
-                printf(" %s", r->data->files[i]);
+                printf(" %s", cli_tty(r->data->files[i]));
             printf("\n");
         }
         int64_t correct;
@@ -226,7 +226,7 @@ void cli_infer_print_text(const cli_infer_result *r)
     for (int k = 0; k < r->n_outputs; k++) {
         const fc_tensor *t = &r->outputs[k];
         char dims[128];
-        printf("%s %s %s\n", r->g->values[r->g->outputs[k]].name, fc_dtype_name(t->dtype),
+        printf("%s %s %s\n", cli_tty(r->g->values[r->g->outputs[k]].name), fc_dtype_name(t->dtype),
                fc_dims_str(t->rank, t->dims, dims, sizeof dims));
         size_t rows = t->rank >= 1 ? (size_t)t->dims[0] : 1;
         size_t per = rows ? t->numel / rows : 0;

@@ -142,9 +142,9 @@ static bool gather(info *in)
 static void op_key(const op_count *o, char *buf, size_t size)
 {
     if (o->domain[0])
-        snprintf(buf, size, "%s:%s", o->domain, o->op);
+        snprintf(buf, size, "%s:%s", cli_tty(o->domain), cli_tty(o->op));
     else
-        snprintf(buf, size, "%s", o->op);
+        snprintf(buf, size, "%s", cli_tty(o->op));
 }
 
 /* The shape of value v as inference found it: axes that differ between the
@@ -167,20 +167,20 @@ static void print_text(const info *in, const char *path)
 {
     const fc_graph *g = in->g;
     char buf[256];
-    printf("model: %s\n", path);
+    printf("model: %s\n", cli_tty(path));
     printf("sha256: %s\n", in->sha256[0] ? in->sha256 : "(unreadable)");
-    printf("producer: %s, ir_version %lld, opset %lld\n", g->producer[0] ? g->producer : "unknown",
+    printf("producer: %s, ir_version %lld, opset %lld\n", g->producer[0] ? cli_tty(g->producer) : "unknown",
            (long long)g->ir_version, (long long)g->opset);
     printf("inputs:\n");
     for (int i = 0; i < g->n_inputs; i++) {
         const fc_value *v = &g->values[g->inputs[i]];
-        printf("  %s %s %s\n", v->name, fc_dtype_name(v->dtype),
+        printf("  %s %s %s\n", cli_tty(v->name), fc_dtype_name(v->dtype),
                cli_value_shape_str(v, buf, sizeof buf));
     }
     printf("outputs:\n");
     for (int i = 0; i < g->n_outputs; i++) {
         fc_value v = inferred(in, g->outputs[i]);
-        printf("  %s %s %s\n", v.name, fc_dtype_name(v.dtype),
+        printf("  %s %s %s\n", cli_tty(v.name), fc_dtype_name(v.dtype),
                cli_value_shape_str(&v, buf, sizeof buf));
     }
     printf("ops (%d nodes):", g->n_nodes);
@@ -193,7 +193,7 @@ static void print_text(const info *in, const char *path)
         printf("shape check (batch 1 and 2): ok\n");
     else
         printf("shape check (batch 1 and 2): %s: %s\n", fc_status_name(in->probe_err.status),
-               cli_strip_file(in->probe_err.msg, path));
+               cli_tty(cli_strip_file(in->probe_err.msg, path)));
     int unknown = 0;
     for (int k = 0; k < in->n_ops; k++)
         if (!in->ops[k].known) {
@@ -217,8 +217,8 @@ static void print_text(const info *in, const char *path)
     if (in->quantized) {
         if (in->fused >= 0)
             printf("int8: %d QDQ group%s fused into integer ops; float islands: %s\n", in->fused,
-                   in->fused == 1 ? "" : "s", in->islands > 0 ? in->island_ops : "none");
-        printf("batch dependence: %s\n", in->batch_dependent ? in->batch_why : "none");
+                   in->fused == 1 ? "" : "s", in->islands > 0 ? cli_tty(in->island_ops) : "none");
+        printf("batch dependence: %s\n", in->batch_dependent ? cli_tty(in->batch_why) : "none");
     }
 }
 

@@ -13,11 +13,14 @@
 #include "io/fc_preproc.h"
 #include "onnx/fc_onnx_write.h"
 #include "quant/fc_quantize.h"
+#include "quant/fc_repair.h"
 
 static const char usage[] =
     "usage: flipcheck quantize --model MODEL.onnx --calib DATA [--calib DATA]... --out Q.onnx\n"
     "                          [--method minmax|percentile|entropy] [--percentile P]\n"
-    "                          [--per-tensor] [--max-images N] [--batch N] [--resize bilinear]\n"
+    "                          [--per-tensor] [--max-images N] [--batch N] [--max-drop D]\n"
+    "                          [--rank added-noise|sqnr] [--keep-float LAYER]...\n"
+    "                          [--resize bilinear]\n"
     "                          [--mean M] [--std S] [--scale K] [--bgr] [--max-pixels N]\n"
     "\n"
     "Post-training static quantization: runs the calibration images through the\n"
@@ -38,16 +41,31 @@ static const char usage[] =
     "  --per-tensor   one weight scale per tensor instead of per output channel\n"
     "  --max-images N use at most N calibration images (default all)\n"
     "  --batch N      images run together while calibrating (default 64)\n"
+    "  --max-drop D   mixed-precision repair: when int8 loses more than D top-1\n"
+    "                 accuracy (a fraction: 0.01 = 1 point) on the calibration\n"
+    "                 images (which need labels: an image folder), keep the layers\n"
+    "                 with the lowest SQNR in float, one at a time, until it does\n"
+    "                 not; prints each step.  Exit 1, writing nothing, when even\n"
+    "                 all layers in float miss D\n"
+    "  --rank R       --max-drop's order: added-noise (default: the error a layer\n"
+    "                 adds to its inputs', from the per-layer SQNRs) or sqnr\n"
+    "                 (lowest SQNR first)\n"
+    "  --keep-float LAYER  leave this fp32 value (or node) in float; repeatable\n"
     "  --resize bilinear, --mean M, --std S, --scale K, --bgr, --max-pixels N\n"
     "                 the model's preprocessing, as for infer\n";
 
 enum { O_MODEL, O_CALIB, O_OUT, O_METHOD, O_PCT, O_PER_TENSOR, O_MAXIMG, O_BATCH, O_RESIZE,
-       O_MEAN, O_STD, O_SCALE, O_BGR, O_MAXPX, O_COUNT };
+       O_MEAN, O_STD, O_SCALE, O_BGR, O_MAXPX, O_MAXDROP, O_KEEP, O_RANK, O_COUNT };
 
 typedef struct quantize_args {
     const char *model, *out, *method_name;
     const char **calib;   /* borrowed from argv */
     int n_calib;
+    const char **keep;    /* --keep-float names, borrowed from argv */
+    int n_keep;
+    double max_drop;      /* < 0: no repair */
+    fc_repair_rank rank;
+    bool rank_given;
     fc_quant_options q;
     long max_images, max_pixels;
     bool resize;
@@ -104,12 +122,16 @@ static int parse_args(int argc, char **argv, quantize_args *a)
         [O_BATCH] = {"--batch", true}, [O_RESIZE] = {"--resize", true},
         [O_MEAN] = {"--mean", true}, [O_STD] = {"--std", true}, [O_SCALE] = {"--scale", true},
         [O_BGR] = {"--bgr", false}, [O_MAXPX] = {"--max-pixels", true},
+        [O_MAXDROP] = {"--max-drop", true}, [O_KEEP] = {"--keep-float", true},
+        [O_RANK] = {"--rank", true},
     };
     a->q.method = FC_CALIB_MINMAX;
     a->method_name = "minmax";
     fc_preproc_default(&a->pre);
+    a->max_drop = -1.0;
     a->calib = fc_calloc((size_t)argc + 1, sizeof *a->calib);
-    if (!a->calib) {
+    a->keep = fc_calloc((size_t)argc + 1, sizeof *a->keep);
+    if (!a->calib || !a->keep) {
         fprintf(stderr, "flipcheck quantize: out of memory\n");
         return CLI_EXIT_USAGE;
     }
@@ -139,6 +161,21 @@ static int parse_args(int argc, char **argv, quantize_args *a)
                 return CLI_EXIT_USAGE;
             break;
         case O_PER_TENSOR: a->q.per_tensor_weights = true; break;
+        case O_KEEP: a->keep[a->n_keep++] = v; break;
+        case O_RANK:
+            if (strcmp(v, "added-noise") && strcmp(v, "sqnr"))
+                return cli_usage_error("quantize", "option --rank: '%s' (added-noise, sqnr)", v);
+            a->rank = strcmp(v, "sqnr") ? FC_REPAIR_RANK_ADDED_NOISE : FC_REPAIR_RANK_SQNR;
+            a->rank_given = true;
+            break;
+        case O_MAXDROP: {
+            char *end;
+            a->max_drop = strtod(v, &end);
+            if (end == v || *end || !(a->max_drop >= 0.0 && a->max_drop <= 1.0))
+                return cli_usage_error("quantize", "option --max-drop: '%s' is not a fraction "
+                                       "in [0, 1] (0.01 = one accuracy point)", v);
+            break;
+        }
         case O_MAXIMG:
             if (!cli_parse_int("quantize", "--max-images", v, 1, 1L << 30, &a->max_images))
                 return CLI_EXIT_USAGE;
@@ -184,6 +221,10 @@ static int parse_args(int argc, char **argv, quantize_args *a)
         return cli_usage_error("quantize", "missing --out Q.onnx");
     if (a->q.percentile > 0.0 && a->q.method != FC_CALIB_PERCENTILE)
         return cli_usage_error("quantize", "--percentile needs --method percentile");
+    if (a->rank_given && a->max_drop < 0.0)
+        return cli_usage_error("quantize", "--rank needs --max-drop");
+    a->q.keep_float = a->keep;
+    a->q.n_keep_float = a->n_keep;
     return -1;
 }
 
@@ -240,6 +281,66 @@ static void report(const quantize_args *a, const fc_graph *q, const fc_quant_sum
                100.0 * (double)out / (double)in, in);
 }
 
+static void print_step(const fc_repair_step *s, int k, void *user)
+{
+    (void)user;
+    if (k == 0)
+        printf("  step 0: all int8: accuracy %.2f%% (fp32 %.2f%%), drop %.2f points, %.2f s\n",
+               100.0 * s->accuracy, 100.0 * (s->accuracy + s->drop), 100.0 * s->drop,
+               s->seconds);
+    else
+        printf("  step %d: + %s in float (SQNR %.1f dB, adds %.4f): accuracy %.2f%%, "
+               "drop %.2f points, %.2f s\n", k, s->layer, s->sqnr_db, s->added_noise,
+               100.0 * s->accuracy, 100.0 * s->drop, s->seconds);
+    fflush(stdout);
+}
+
+/* --max-drop: the repair loop; *q gets the model when the target is met.
+ * Returns -1 to go on (write and report), else the exit code. */
+static int repair(const quantize_args *a, const fc_graph *g, const fc_tensor *x,
+                  const fc_dataset *data, fc_graph **q, fc_quant_summary *sum, double *seconds)
+{
+    if (!data->labels)
+        return cli_usage_error("quantize", "--max-drop measures accuracy: the calibration data "
+                               "needs labels (an image folder DIR/<class>/*.png)");
+    printf("repairing %s: %s, %lld calibration images, target: drop <= %.2f points\n", a->model,
+           a->method_name, (long long)x->dims[0], 100.0 * a->max_drop);
+    fc_repair_opts o = {.quant = a->q, .max_drop = a->max_drop, .rank = a->rank,
+                       .progress = print_step};
+    fc_repair_result r;
+    fc_err err;
+    fc_err_clear(&err);
+    double t0 = cli_now();
+    if (fc_repair_quantize(g, x, data->labels, &o, &r, &err))
+        return cli_report(a->model, &err);
+    *seconds = cli_now() - t0;
+    const fc_repair_step *last = &r.steps[r.n_steps - 1];
+    printf("  %d layer%s kept in float%s", r.n_kept, r.n_kept == 1 ? "" : "s",
+           r.n_kept ? ":" : "");
+    for (int k = 0; k < r.n_kept; k++)
+        printf(" %s", r.kept[k]);
+    printf("\n  calibration %.2f s, ranking %.2f s, total %.2f s\n", r.calib_seconds,
+           r.rank_seconds, r.total_seconds);
+    int rc = -1;
+    if (r.met) {
+        printf("  target met: accuracy %.2f%%, drop %.2f points <= %.2f\n",
+               100.0 * last->accuracy, 100.0 * last->drop, 100.0 * a->max_drop);
+        *q = r.model;
+        *sum = r.summary;
+        r.model = NULL;
+    } else {
+        char why[96] = "";
+        if (r.n_kept < r.n_ranked)
+            snprintf(why, sizeof why, " (one more leaves nothing to quantize)");
+        fprintf(stderr, "flipcheck quantize: %s: the accuracy drop stays above %.2f points with "
+                "%d of the %d ranked layers in float%s (last: %.2f points); nothing written\n",
+                a->model, 100.0 * a->max_drop, r.n_kept, r.n_ranked, why, 100.0 * last->drop);
+        rc = CLI_EXIT_CHECK_FAILED;
+    }
+    fc_repair_result_free(&r);
+    return rc;
+}
+
 int cli_quantize_main(int argc, char **argv)
 {
     quantize_args a;
@@ -268,17 +369,23 @@ int cli_quantize_main(int argc, char **argv)
         goto done;
     }
     fc_quant_summary sum;
-    double t0 = cli_now();
-    if ((st = fc_quantize_graph_ex(g, &x, &a.q, &q, &sum, &err))) {
-        rc = cli_report(a.model, &err);
-        goto done;
+    double seconds = 0.0;
+    if (a.max_drop >= 0.0) {
+        if ((rc = repair(&a, g, &x, &data, &q, &sum, &seconds)) >= 0)
+            goto done;
+    } else {
+        double t0 = cli_now();
+        if ((st = fc_quantize_graph_ex(g, &x, &a.q, &q, &sum, &err))) {
+            rc = cli_report(a.model, &err);
+            goto done;
+        }
+        seconds = cli_now() - t0;
     }
-    double t1 = cli_now();
     if ((st = fc_onnx_save(q, a.out, &err))) {
         rc = cli_report(a.out, &err);
         goto done;
     }
-    report(&a, q, &sum, t1 - t0);
+    report(&a, q, &sum, seconds);
     rc = CLI_EXIT_OK;
 done:
     fc_graph_free(q);
@@ -286,5 +393,6 @@ done:
     fc_tensor_release(&x);
     fc_dataset_free(&data);
     fc_free(a.calib);
+    fc_free(a.keep);
     return rc;
 }

@@ -105,6 +105,6 @@ int cli_run_main(int argc, char **argv)
     printf("%d passed, %d failed", sum.passed, sum.failed);
     if (sum.crashes || sum.hangs)
         printf(" (%d crashed, %d hung)", sum.crashes, sum.hangs);
-    printf("; results in %s/results.json\n", ro.out_dir);
+    printf("; results in %s/results.json\n", cli_tty(ro.out_dir));
     return sum.ok ? CLI_EXIT_OK : CLI_EXIT_CHECK_FAILED;
 }

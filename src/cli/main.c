@@ -5,6 +5,7 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -12,6 +13,11 @@
 #include "cli_commands.h"
 #include "cli_common.h"
 #include "core/fc_alloc.h"
+#include "engines/fc_engine.h"
+
+/* About 100 s of f32 compute per image on a laptop core: far above any
+ * classifier flipcheck is for, low enough that a hostile graph is refused. */
+#define CLI_DEFAULT_MAX_FLOPS 1e12
 
 typedef struct command {
     const char *name;
@@ -30,6 +36,9 @@ static const command commands[] = {
     {"gen", cli_gen_main, "write boundary-value, noise and broken-PNG cases for a model"},
     {"layers", cli_layers_main, "per-layer SQNR of an int8 model against its fp32 original"},
     {"quantize", cli_quantize_main, "calibrate an fp32 model and write its int8 QDQ twin"},
+    {"sweep", cli_sweep_main, "robustness curves over an eps grid, sharded, against a baseline"},
+    {"merge", cli_merge_main, "merge the sweep.json of sweep shards into one"},
+    {"report", cli_report_main, "report.json, .html, junit.xml of a results.json or sweep.json"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -46,7 +55,9 @@ static void print_help(FILE *f)
     fprintf(f,
             "\n"
             "Run 'flipcheck COMMAND --help' for the options of a command.\n"
-            "Exit codes: 0 ok, 1 a check failed, 2 usage or input error.\n");
+            "Exit codes: 0 ok, 1 a check failed, 2 usage or input error.\n"
+            "--max-flops N (anywhere): refuse models needing more than N operations per\n"
+            "image (default %.0e; 0 = no limit).\n", CLI_DEFAULT_MAX_FLOPS);
 }
 
 static const command *find_command(const char *name)
@@ -70,6 +81,27 @@ int main(int argc, char **argv)
     /* cJSON allocates through our allocator like everything else. */
     cJSON_Hooks hooks = {fc_malloc, fc_free};
     cJSON_InitHooks(&hooks);
+
+    /* --max-flops N may appear anywhere: it guards every engine of every
+     * command, so it is taken out before the command parses its options. */
+    double max_flops = CLI_DEFAULT_MAX_FLOPS;
+    int kept = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--max-flops") != 0) {
+            argv[kept++] = argv[i];
+            continue;
+        }
+        char *end = NULL;
+        double v = i + 1 < argc ? strtod(argv[i + 1], &end) : -1;
+        if (i + 1 >= argc || end == argv[i + 1] || *end || !(v >= 0))
+            return cli_usage_error(NULL, "option --max-flops: expected a number >= 0 (0 = no "
+                                         "limit)");
+        max_flops = v;
+        i++;
+    }
+    argc = kept;
+    argv[argc] = NULL;
+    fc_engine_set_max_flops(max_flops);
 
     if (argc < 2) {
         print_help(stderr);

@@ -32,5 +32,11 @@ void fc_alloc_fail_after(long n);
 void fc_alloc_fail_reset(void);
 /* Number of allocations attempted since process start (for sweeping k). */
 unsigned long fc_alloc_count(void);
+/* Test hook: called on every allocation attempt (before injection decides)
+ * with the call site (the caller's return address), so a test can count the
+ * distinct sites it exercised.  NULL removes it.  The counters and the hook
+ * are atomic: engines allocate from worker threads. */
+typedef void (*fc_alloc_site_hook)(const void *site);
+void fc_alloc_set_site_hook(fc_alloc_site_hook hook);
 
 #endif

@@ -19,6 +19,9 @@ static const fc_kernel_table *const tables[] = {&fc_kernels_f32, &fc_kernels_f32
                                                 &fc_kernels_q8, &fc_kernels_q8_ref};
 static const char *const kind_names[] = {"f32", "f32-ref", "q8", "q8-ref", NULL};
 
+/* fc_engine_set_max_flops: set once by the CLI before any engine runs. */
+static double max_flops_per_image;
+
 /* The int8 engines run QDQ models as ONNX Runtime does: fused (fc_qdq.h). */
 static bool is_int8(const fc_kernel_table *t)
 {
@@ -285,7 +288,25 @@ fc_status fc_exec_ensure_plan(fc_engine *e, const fc_tensor *inputs, fc_err *err
     }
     fc_status st = fc_plan_create(g, vi, g->n_inputs, &e->plan, err);
     fc_free(vi);
-    return st;
+    if (st || !(max_flops_per_image > 0))
+        return st;
+    /* A well-formed model can still ask for days of compute (a Conv with a
+     * huge kernel): refuse it before running, per image of the batch. */
+    int64_t batch = g->n_inputs && inputs[0].rank > 0 && inputs[0].dims[0] > 0 ? inputs[0].dims[0] : 1;
+    double per_image = fc_plan_flops(e->plan) / (double)batch;
+    if (per_image > max_flops_per_image) {
+        fc_plan_free(e->plan);
+        e->plan = NULL;
+        return fc_err_set(err, FC_ERR_LIMIT,
+                          "%s: needs %.3g operations per image, over the limit of %.3g "
+                          "(--max-flops)", g->path, per_image, max_flops_per_image);
+    }
+    return FC_OK;
+}
+
+void fc_engine_set_max_flops(double per_image)
+{
+    max_flops_per_image = per_image;
 }
 
 /* Where the data of value v lives during a run. */

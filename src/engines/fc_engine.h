@@ -118,6 +118,13 @@ fc_status fc_engine_grad(fc_engine *e, const fc_tensor *input, const fc_loss *lo
  * (dz may be NULL). Computed in double. Shared by the engine and tests. */
 double fc_loss_eval(const fc_loss *loss, int64_t label, const float *z, int64_t c, float *dz);
 
+/* A process-wide guard against models that are well-formed but enormous in
+ * compute: a run whose plan needs more than `per_image` operations per
+ * image (fc_plan_flops) fails with FC_ERR_LIMIT before any kernel runs.
+ * 0 (the default) disables it.  Set once at start-up, before engines run
+ * (the CLI's --max-flops); not synchronised. */
+void fc_engine_set_max_flops(double per_image);
+
 /* Names of all engine kinds, NULL-terminated. */
 const char *const *fc_engine_kinds(void);
 /* Whether fc_engine_create accepts `kind`.  Besides the four engines this

@@ -14,12 +14,14 @@
 
 #define CHUNK_MALLOC_MAX (8u << 20)   /* ancillary chunks (zTXt, iCCP, ...) */
 
+/* Both libpng contexts (reading: png_io, writing: png_sink) start with
+ * `nomem`, which is all on_malloc may touch through the error pointer. */
 typedef struct png_io {
+    bool nomem;
     const char *label;
     const uint8_t *bytes;
     size_t len, pos;
     char msg[256];           /* libpng's last error */
-    bool nomem;
     png_structp png;
     png_infop info;
     uint8_t *pixels;         /* decoded rows */
@@ -44,11 +46,9 @@ static void on_warning(png_structp png, png_const_charp msg)
 static png_voidp on_malloc(png_structp png, png_alloc_size_t size)
 {
     void *p = fc_malloc(size);
-    if (!p) {
-        png_io *io = png_get_error_ptr(png);
-        if (io)
-            io->nomem = true;
-    }
+    bool *nomem = png_get_error_ptr(png);
+    if (!p && nomem)
+        *nomem = true;
     return p;
 }
 
@@ -65,6 +65,40 @@ static void on_read(png_structp png, png_bytep dst, size_t n)
         png_error(png, "file ends early (truncated?)");
     memcpy(dst, io->bytes + io->pos, n);
     io->pos += n;
+}
+
+/* Walks the chunk list before libpng sees it: every chunk must fit in the
+ * file.  libpng trusts a chunk's declared length when it allocates the
+ * chunk's buffer (the chunk_malloc_max limit is not applied to every
+ * chunk), so a 70-byte file declaring a 2 GB tEXt chunk made it allocate
+ * 2 GB and spend seconds before the read failed (found by fuzz_png).
+ * Returns false with msg set; chunks after IEND are not looked at. */
+static bool chunks_fit(const uint8_t *b, size_t len, char *msg, size_t size)
+{
+    size_t pos = 8;
+    while (len - pos >= 8) {
+        uint32_t n = (uint32_t)b[pos] << 24 | (uint32_t)b[pos + 1] << 16 |
+                     (uint32_t)b[pos + 2] << 8 | b[pos + 3];
+        const uint8_t *t = b + pos + 4;
+        char type[16];
+        bool alpha = true;
+        for (int i = 0; i < 4; i++)
+            alpha = alpha && ((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z'));
+        if (alpha)
+            snprintf(type, sizeof type, "%c%c%c%c", t[0], t[1], t[2], t[3]);
+        else
+            snprintf(type, sizeof type, "%02x%02x%02x%02x", t[0], t[1], t[2], t[3]);
+        /* length, type, data, CRC */
+        if (n > 0x7fffffffu || (uint64_t)n + 12 > len - pos) {
+            snprintf(msg, size, "chunk %s at byte %zu declares %lu bytes, but the file has %zu "
+                     "left (truncated or corrupt)", type, pos, (unsigned long)n, len - pos);
+            return false;
+        }
+        pos += (size_t)n + 12;
+        if (!memcmp(t, "IEND", 4))
+            break;
+    }
+    return true;
 }
 
 /* Everything that can longjmp.  Returns 0 on success, 1 after a libpng
@@ -186,6 +220,9 @@ fc_status fc_png_read_bytes(const uint8_t *bytes, size_t len, const char *label,
         lim.max_pixels = limits->max_pixels;
     if (limits && limits->max_inflated)
         lim.max_inflated = limits->max_inflated;
+    char why[160];
+    if (!chunks_fit(bytes, len, why, sizeof why))
+        return fc_err_set(err, FC_ERR_PARSE, "%s: bad PNG: %s", label, why);
     png_io io = {.label = label, .bytes = bytes, .len = len};
     fc_png_info pi = {0};
     io.png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &io, on_error, on_warning, &io,
@@ -238,9 +275,9 @@ fc_status fc_png_read(const char *path, int want_channels, const fc_png_limits *
 /* ---- writing ---- */
 
 typedef struct png_sink {
+    bool nomem;
     uint8_t *data;
     size_t len, cap;
-    bool nomem;
     char msg[256];
     png_structp png;
     png_infop info;

@@ -76,4 +76,9 @@ void fc_plan_free(fc_plan *p);
 fc_status fc_plan_create_probe(const fc_graph *g, int64_t batch, fc_plan **out,
                                fc_err *err);
 
+/* Estimated floating-point (or integer) operations of one run of the plan:
+ * 2 per multiply-accumulate of convolutions and matrix products, the
+ * window size per pooled output, one per output element of anything else. */
+double fc_plan_flops(const fc_plan *p);
+
 #endif

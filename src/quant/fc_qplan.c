@@ -156,7 +156,7 @@ static bool is_move(const fc_qplan *p, int i)
     const fc_node *n = &p->g->nodes[i];
     /* MaxPool's optional Indices output would leave the group. */
     return is_move_op(n) && n->n_inputs >= 1 && n->n_outputs == 1 && is_act(p, n->inputs[0]) &&
-           p->param_of[n->inputs[0]] >= 0 && is_act(p, n->outputs[0]);
+           p->param_of[n->inputs[0]] >= 0 && is_act(p, n->outputs[0]) && !p->keep[n->outputs[0]];
 }
 
 /* A Relu, or a Clip with constant bounds and min <= 0, whose range the
@@ -172,7 +172,8 @@ static bool foldable(const fc_qplan *p, int r)
         return false;
     float lo = -INFINITY, hi = INFINITY;
     if (n->opset < 11) {
-        if (fc_attr_get_float(n, "min", lo, &lo, NULL) || fc_attr_get_float(n, "max", hi, &hi, NULL))
+        if (fc_attr_get_float(n, "min", lo, &lo, NULL) ||
+            fc_attr_get_float(n, "max", hi, &hi, NULL))
             return false;
     } else {
         for (int j = 1; j < n->n_inputs && j < 3; j++) {
@@ -185,6 +186,16 @@ static bool foldable(const fc_qplan *p, int r)
         }
     }
     return lo <= 0.0f && lo <= hi;
+}
+
+/* Would quantizing node n (input kinds `kinds`, folding node `fold` or
+ * -1) give a value kept in float a Q/DQ pair?  Then n stays float. */
+static bool touches_kept(const fc_qplan *p, const fc_node *n, const int *kinds, int fold)
+{
+    for (int j = 0; j < n->n_inputs; j++)
+        if (kinds[j] == FC_QK_ACT && p->keep[n->inputs[j]])
+            return true;
+    return p->keep[n->outputs[0]] || (fold >= 0 && p->keep[p->g->nodes[fold].outputs[0]]);
 }
 
 static void mark(fc_qplan *p, int v)
@@ -204,21 +215,22 @@ static void assign_roles(fc_qplan *p, int *kinds)
         if (p->role[i] == FC_QR_FOLDED || !fc_qplan_classify(p, i, kinds, &axis))
             continue;
         const fc_node *n = &g->nodes[i];
+        int y = n->outputs[0], fold = -1;
+        if (p->readers[y] == 1 && !g->values[y].is_output) {
+            int r = p->reader[y];
+            if (in_at(&g->nodes[r], 0) == y && foldable(p, r))
+                fold = r;
+        }
+        if (touches_kept(p, n, kinds, fold))
+            continue;
         p->role[i] = FC_QR_COMPUTE;
         for (int j = 0; j < n->n_inputs; j++)
             if (kinds[j] == FC_QK_ACT)
                 mark(p, n->inputs[j]);
-        int y = n->outputs[0];
-        if (p->readers[y] == 1 && !g->values[y].is_output) {
-            int r = -1;
-            for (int k = i + 1; k < g->n_nodes && r < 0; k++)
-                if (in_at(&g->nodes[k], 0) == y)
-                    r = k;
-            if (r >= 0 && foldable(p, r)) {
-                p->role[r] = FC_QR_FOLDED;
-                p->fold_out[i] = y = g->nodes[r].outputs[0];
-                p->sum.folded_activations++;
-            }
+        if (fold >= 0) {
+            p->role[fold] = FC_QR_FOLDED;
+            p->fold_out[i] = y = g->nodes[fold].outputs[0];
+            p->sum.folded_activations++;
         }
         mark(p, y);
     }
@@ -238,7 +250,7 @@ static void assign_roles(fc_qplan *p, int *kinds)
             n->n_outputs != 1 || !is_act(p, n->inputs[0]) || p->param_of[n->inputs[0]] >= 0)
             continue;
         int in = n->inputs[0], y = n->outputs[0];
-        if (!is_move_op(n) || !is_act(p, y) || p->param_of[y] != y)
+        if (!is_move_op(n) || !is_act(p, y) || p->param_of[y] != y || p->keep[in])
             continue;
         p->role[i] = FC_QR_MOVE;
         for (int v = 0; v < g->n_values; v++)
@@ -275,6 +287,15 @@ static fc_status check_inputs(const fc_graph *g, const fc_tensor *calib, fc_quan
     if (g->opset < 10)
         return fc_err_set(err, FC_ERR_UNSUPPORTED, "%s: opset %lld has no QuantizeLinear "
                           "(needs 10 or later)", gname(g), (long long)g->opset);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const char *op = g->nodes[i].op_type;
+        if (strstr(op, "QuantizeLinear") || strstr(op, "DequantizeLinear") ||
+            !strncmp(op, "QLinear", 7) || strstr(op, "Integer")) {
+            char label[160];
+            return fc_err_set(err, FC_ERR_UNSUPPORTED, "%s: already quantized (node %s)",
+                              gname(g), fc_node_label(g, i, label, sizeof label));
+        }
+    }
     if (g->n_inputs != 1)
         return fc_err_set(err, FC_ERR_UNSUPPORTED, "%s: has %d graph inputs; calibration feeds "
                           "models with one input", gname(g), g->n_inputs);
@@ -282,6 +303,8 @@ static fc_status check_inputs(const fc_graph *g, const fc_tensor *calib, fc_quan
     if (in->dtype != FC_DT_F32 && in->dtype != FC_DT_UNDEFINED)
         return fc_err_set(err, FC_ERR_UNSUPPORTED, "%s: input '%s' is %s, not float32: nothing "
                           "to calibrate", gname(g), in->name, fc_dtype_name(in->dtype));
+    if (!calib)
+        return FC_OK;   /* statistics given (fc_qplan_build_with) */
     bool fits = calib->dtype == FC_DT_F32 && calib->rank >= 1 && calib->dims[0] >= 1 &&
                 (in->rank < 0 || in->rank == calib->rank);
     for (int d = 1; fits && in->rank > 0 && d < in->rank; d++)
@@ -301,12 +324,15 @@ static fc_status alloc_plan(fc_qplan *p, fc_err *err)
     size_t nv = g->n_values > 0 ? (size_t)g->n_values : 1;
     size_t nn = g->n_nodes > 0 ? (size_t)g->n_nodes : 1;
     p->readers = fc_calloc(nv, sizeof *p->readers);
+    p->reader = fc_calloc(nv, sizeof *p->reader);
     p->param_of = fc_malloc(nv * sizeof *p->param_of);
     p->scale = fc_calloc(nv, sizeof *p->scale);
     p->zp = fc_calloc(nv, sizeof *p->zp);
     p->role = fc_calloc(nn, sizeof *p->role);
     p->fold_out = fc_malloc(nn * sizeof *p->fold_out);
-    if (!p->readers || !p->param_of || !p->scale || !p->zp || !p->role || !p->fold_out)
+    p->keep = fc_calloc(nv, sizeof *p->keep);
+    if (!p->readers || !p->reader || !p->param_of || !p->scale || !p->zp || !p->role ||
+        !p->fold_out || !p->keep)
         return fc_err_set(err, FC_ERR_NOMEM, "%s: out of memory planning the quantization",
                           gname(g));
     for (int v = 0; v < g->n_values; v++)
@@ -314,8 +340,10 @@ static fc_status alloc_plan(fc_qplan *p, fc_err *err)
     for (int i = 0; i < g->n_nodes; i++) {
         p->fold_out[i] = -1;
         for (int j = 0; j < g->nodes[i].n_inputs; j++)
-            if (g->nodes[i].inputs[j] >= 0)
+            if (g->nodes[i].inputs[j] >= 0) {
                 p->readers[g->nodes[i].inputs[j]]++;
+                p->reader[g->nodes[i].inputs[j]] = i;
+            }
     }
     return FC_OK;
 }
@@ -327,7 +355,7 @@ static fc_status compute_scales(fc_qplan *p, fc_engine *e, const fc_tensor *cali
     const fc_graph *g = p->g;
     fc_calib_method m = p->opt.method;
     fc_status st = FC_OK;
-    if (m == FC_CALIB_PERCENTILE || m == FC_CALIB_ENTROPY) {
+    if (!p->borrowed_stats && (m == FC_CALIB_PERCENTILE || m == FC_CALIB_ENTROPY)) {
         bool any = false;
         for (int v = 0; !st && v < g->n_values; v++)
             if (p->param_of[v] == v && !g->values[v].is_output) {
@@ -341,15 +369,50 @@ static fc_status compute_scales(fc_qplan *p, fc_engine *e, const fc_tensor *cali
         if (p->param_of[v] != v)
             continue;
         float lo, hi;
-        fc_calib_range(&p->s, v, g->values[v].is_output ? FC_CALIB_MINMAX : m,
-                       p->opt.percentile, &lo, &hi);
+        if (p->range_lo) {
+            lo = p->range_lo[v];
+            hi = p->range_hi[v];
+        } else {
+            fc_calib_range(&p->s, v, g->values[v].is_output ? FC_CALIB_MINMAX : m,
+                           p->opt.percentile, &lo, &hi);
+        }
         fc_qparams_u8(lo, hi, &p->scale[v], &p->zp[v]);
     }
     return st;
 }
 
-fc_status fc_qplan_build(fc_qplan *p, const fc_graph *g, const fc_tensor *calib,
-                         const fc_quant_options *opt, fc_err *err)
+/* The values named in opt.keep_float (a node name stands for its outputs). */
+static fc_status resolve_keep(fc_qplan *p, fc_err *err)
+{
+    const fc_graph *g = p->g;
+    if (p->opt.n_keep_float < 0 || (p->opt.n_keep_float > 0 && !p->opt.keep_float))
+        return fc_err_set(err, FC_ERR_INVALID_ARG, "%s: bad list of layers to keep in float",
+                          gname(g));
+    for (int k = 0; k < p->opt.n_keep_float; k++) {
+        const char *name = p->opt.keep_float[k];
+        int v = name ? fc_graph_find_value(g, name) : -1;
+        if (v >= 0) {
+            p->keep[v] = true;
+            continue;
+        }
+        bool found = false;
+        for (int i = 0; name && i < g->n_nodes; i++)
+            if (g->nodes[i].name && g->nodes[i].name[0] && !strcmp(g->nodes[i].name, name)) {
+                for (int j = 0; j < g->nodes[i].n_outputs; j++)
+                    if (g->nodes[i].outputs[j] >= 0)
+                        p->keep[g->nodes[i].outputs[j]] = true;
+                found = true;
+            }
+        if (!found)
+            return fc_err_set(err, FC_ERR_INVALID_ARG, "%s: no value or node named '%s' to keep "
+                              "in float", gname(g), name ? name : "(null)");
+    }
+    return FC_OK;
+}
+
+/* fc_qplan_build (calib given) or fc_qplan_build_with (stats given). */
+static fc_status build(fc_qplan *p, const fc_graph *g, const fc_tensor *calib,
+                       const fc_qplan_stats *stats, const fc_quant_options *opt, fc_err *err)
 {
     memset(p, 0, sizeof *p);
     p->g = g;
@@ -359,22 +422,33 @@ fc_status fc_qplan_build(fc_qplan *p, const fc_graph *g, const fc_tensor *calib,
     if (st)
         return st;
     p->per_channel = !p->opt.per_tensor_weights && g->opset >= 13;
-    if ((st = alloc_plan(p, err)) || (st = fc_calib_stats_init(&p->s, g, err)))
+    if ((st = alloc_plan(p, err)) || (st = resolve_keep(p, err)))
         return st;
+    if (stats) {
+        if (stats->s.n_values != g->n_values || !stats->lo || !stats->hi)
+            return fc_err_set(err, FC_ERR_INTERNAL, "%s: statistics of another graph", gname(g));
+        p->s = stats->s;
+        p->borrowed_stats = true;
+        p->range_lo = stats->lo;
+        p->range_hi = stats->hi;
+    } else if ((st = fc_calib_stats_init(&p->s, g, err))) {
+        return st;
+    }
     fc_engine *e = NULL;
     int *kinds = fc_malloc(FC_MAX_NODE_IO * sizeof *kinds);
     if (!kinds)
         st = fc_err_set(err, FC_ERR_NOMEM, "%s: out of memory planning the quantization", gname(g));
-    if (!st)
+    if (!st && !stats)
         st = fc_engine_create(g, "f32", &e, err);
-    if (!st)
+    if (!st && !stats)
         st = fc_calib_run(e, g, calib, p->opt.batch, false, &p->s, err);
     if (!st) {
         p->sum.images = p->s.images;
         assign_roles(p, kinds);
         if (p->sum.quantized_ops == 0)
             st = fc_err_set(err, FC_ERR_UNSUPPORTED, "%s: nothing to quantize: no Conv, Gemm, "
-                            "MatMul, Add, pooling or Concat node with float inputs", gname(g));
+                            "MatMul, Add, pooling or Concat node with float inputs%s", gname(g),
+                            p->opt.n_keep_float > 0 ? " outside the layers kept in float" : "");
     }
     if (!st)
         st = compute_scales(p, e, calib, err);
@@ -383,14 +457,78 @@ fc_status fc_qplan_build(fc_qplan *p, const fc_graph *g, const fc_tensor *calib,
     return st;
 }
 
+fc_status fc_qplan_build(fc_qplan *p, const fc_graph *g, const fc_tensor *calib,
+                         const fc_quant_options *opt, fc_err *err)
+{
+    return build(p, g, calib, NULL, opt, err);
+}
+
+fc_status fc_qplan_build_with(fc_qplan *p, const fc_graph *g, const fc_qplan_stats *st,
+                              const fc_quant_options *opt, fc_err *err)
+{
+    return build(p, g, NULL, st, opt, err);
+}
+
+static bool is_activation(const fc_graph *g, const fc_calib_stats *s, int v)
+{
+    const fc_value *val = &g->values[v];
+    return !val->init && s->seen[v] && !(val->is_input && val->is_output);
+}
+
+fc_status fc_qplan_calibrate(const fc_graph *g, const fc_tensor *calib,
+                             const fc_quant_options *opt, fc_qplan_stats *qs, fc_err *err)
+{
+    memset(qs, 0, sizeof *qs);
+    fc_calib_stats *s = &qs->s;
+    fc_quant_options o = {0};
+    if (opt)
+        o = *opt;
+    fc_status st = check_inputs(g, calib, &o, err);
+    if (st || (st = fc_calib_stats_init(s, g, err)))
+        return st;
+    size_t nv = g->n_values > 0 ? (size_t)g->n_values : 1;
+    qs->lo = fc_calloc(nv, sizeof *qs->lo);
+    qs->hi = fc_calloc(nv, sizeof *qs->hi);
+    if (!qs->lo || !qs->hi)
+        return fc_err_set(err, FC_ERR_NOMEM, "%s: out of memory calibrating", gname(g));
+    fc_engine *e = NULL;
+    bool hist = o.method == FC_CALIB_PERCENTILE || o.method == FC_CALIB_ENTROPY, any = false;
+    if (!(st = fc_engine_create(g, "f32", &e, err)))
+        st = fc_calib_run(e, g, calib, o.batch, false, s, err);
+    for (int v = 0; !st && hist && v < g->n_values; v++)
+        if (is_activation(g, s, v) && !g->values[v].is_output) {
+            st = fc_calib_want_hist(s, v, err);
+            any = true;
+        }
+    if (!st && any)
+        st = fc_calib_run(e, g, calib, o.batch, true, s, err);
+    fc_engine_free(e);
+    for (int v = 0; !st && v < g->n_values; v++)
+        if (is_activation(g, s, v))
+            fc_calib_range(s, v, g->values[v].is_output ? FC_CALIB_MINMAX : o.method,
+                           o.percentile, &qs->lo[v], &qs->hi[v]);
+    return st;
+}
+
+void fc_qplan_stats_free(fc_qplan_stats *st)
+{
+    fc_calib_stats_free(&st->s);
+    fc_free(st->lo);
+    fc_free(st->hi);
+    memset(st, 0, sizeof *st);
+}
+
 void fc_qplan_free(fc_qplan *p)
 {
-    fc_calib_stats_free(&p->s);
+    if (!p->borrowed_stats)
+        fc_calib_stats_free(&p->s);
     fc_free(p->readers);
+    fc_free(p->reader);
     fc_free(p->role);
     fc_free(p->fold_out);
     fc_free(p->param_of);
     fc_free(p->scale);
     fc_free(p->zp);
+    fc_free(p->keep);
     memset(p, 0, sizeof *p);
 }

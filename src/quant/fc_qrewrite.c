@@ -6,11 +6,12 @@
  *   - after each node (and before all, for the graph input), a
  *     QuantizeLinear -> DequantizeLinear pair on every value it writes
  *     that the plan quantizes; readers read the DQ's output.
- * Names are short on purpose (the names take a good part of a small
- * model's file): X_scale, X_zp, X_Q -> X_q, X_DQ -> X_dq for an
- * activation X (for a graph output X, its producer writes X_f and the DQ
- * writes X itself, so the output keeps its name), W_q, W_scale, W_DQ ->
- * W_dq for a weight or bias W.  Weights (int8) and biases (int32) carry
+ * Names are shorter than ONNX Runtime's on purpose (names are a good
+ * part of a small model's file).  For an activation X: initializers
+ * X_scale and X_zp, node X_Q writing X_q, node X_DQ writing X_dq (for a
+ * graph output X, its producer writes X_f and X_DQ writes X itself, so
+ * the output keeps its name).  For a weight or bias W: initializers W_q
+ * and W_scale, node W_DQ writing W_dq.  Weights (int8) and biases (int32) carry
  * no zero point input: it is 0, which is also DequantizeLinear's default;
  * ONNX Runtime writes explicit zeros, 5 bytes per channel we save. */
 #include <stdio.h>
@@ -90,11 +91,12 @@ static fc_status weight_dq(rw *r, int v, int axis, int *dq, int *scale_value, fc
     return st;
 }
 
-/* The int32 bias DQ for node n (input 2 = old value b): its scale is the
- * input's scale times the weight's scales (value wsv). */
-static fc_status bias_dq(rw *r, fc_node *n, int b, int wsv, fc_err *err)
+/* The int32 bias DQ for node i (n: its copy being rewired), whose input 2
+ * is old value b: its scale is the input's scale times the weight's
+ * scales (value wsv). */
+static fc_status bias_dq(rw *r, int i, fc_node *n, int b, int wsv, fc_err *err)
 {
-    int x = r->p->param_of[r->p->g->nodes[n - r->out->nodes].inputs[0]];
+    int x = r->p->param_of[r->p->g->nodes[i].inputs[0]];
     if (x < 0 || wsv < 0)
         return fc_err_set(err, FC_ERR_INTERNAL, "bias '%s' without quantized input or weight",
                           vname(r, b));
@@ -134,8 +136,7 @@ static fc_status make_pairs(rw *r, fc_err *err)
         if (!st && p->g->values[v].is_output)
             st = fc_qgraph_value(r->out, base, "_f", NULL, &r->write_of[v], err);
         else if (!st)
-            st = fc_qgraph_value(r->out, base, "_dq", NULL, &r->read_of[v],
-                                 err);
+            st = fc_qgraph_value(r->out, base, "_dq", NULL, &r->read_of[v], err);
     }
     return st;
 }
@@ -166,7 +167,8 @@ static fc_status emit_node(rw *r, int i, int *kinds, fc_err *err)
     int axis = -1;
     bool compute = p->role[i] == FC_QR_COMPUTE;
     if (compute && !fc_qplan_classify(p, i, kinds, &axis))
-        return fc_err_set(err, FC_ERR_INTERNAL, "node %d changed its mind", i);
+        return fc_err_set(err, FC_ERR_INTERNAL, "node %d is no longer quantizable",
+                          i);
     fc_status st = FC_OK;
     int wscale = -1, unused;
     for (int j = 0; !st && j < n->n_inputs; j++) {
@@ -182,7 +184,7 @@ static fc_status emit_node(rw *r, int i, int *kinds, fc_err *err)
             n->inputs[j] = r->read_of[v];
     }
     if (!st && compute && n->n_inputs > 2 && kinds[2] == FC_QK_BIAS)
-        st = bias_dq(r, n, p->g->nodes[i].inputs[2], wscale, err);
+        st = bias_dq(r, i, n, p->g->nodes[i].inputs[2], wscale, err);
     if (st)
         return st;
     if (p->fold_out[i] >= 0)

@@ -10,6 +10,12 @@
  *   FC_CALIB_PERCENTILE  the given percentile of |x| (e.g. 99.99)
  *   FC_CALIB_ENTROPY     the threshold minimising the KL divergence between
  *                        the histogram and its 8-bit quantization
+ * (the details, and why entropy costs the small mobilenets accuracy:
+ * fc_calib.h).  On the peer models, minmax gives ONNX Runtime's activation
+ * scales to float rounding and its int8 weights bit for bit.  Our files
+ * differ from its files only within the standard: shorter names, no zero
+ * point inputs for int8 weights and int32 biases (0 is the default), and
+ * a quantized Flatten of the graph input (below).
  *
  * Ownership: the input graph is only read; *out is a new graph the caller
  * frees with fc_graph_free. */
@@ -29,12 +35,22 @@ typedef struct fc_quant_options {
     double percentile;        /* PERCENTILE only; default 99.99 when 0 */
     bool per_tensor_weights;  /* false (default): one scale per output channel */
     int64_t batch;            /* calibration batch size; default 64 when 0 */
+    /* Layers left in float (mixed precision, like ONNX Runtime's
+     * nodes_to_exclude): names of fp32 values (the `layer` of
+     * fc_layer_compare) or of nodes (meaning all their outputs).  A value
+     * kept in float gets no QuantizeLinear/DequantizeLinear pair, so the
+     * node writing it and every node reading it run in float (reading
+     * dequantized inputs; their other values stay quantized): the int8
+     * engines run them as float islands.  Borrowed; an unknown name fails
+     * with FC_ERR_INVALID_ARG. */
+    const char *const *keep_float;
+    int n_keep_float;
 } fc_quant_options;
 
 /* Calibrates `fp32` on `calib` (model-input space, i.e. already
  * preprocessed: [N, ...] float32 matching the graph's single input) and
  * returns the QDQ graph.  Fails naming the model when it has no float
- * input, or the calibration data does not fit it.
+ * input, is already quantized, or the calibration data does not fit it.
  *
  * What gets quantized, as ONNX Runtime does it:
  *   - Conv, Gemm (alpha 1, beta 1 with a bias), MatMul, Add,

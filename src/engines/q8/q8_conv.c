@@ -1,20 +1,28 @@
 /* QLinearConv and ConvInteger of the q8 engine: the reference's numbers
  * (q8_ref_conv.c, bit for bit) at the speed the int8 products allow.
  *
+ * 3x3 convs with stride 1 and one group (most of a CNN's work) take the
+ * integer Winograd F(2x2, 3x3) of q8_conv_wino.c: 2.25x fewer products,
+ * the same sums.  Everything else is a direct convolution.
+ *
  * What the reference does per image and group (im2col into a uint8 matrix,
  * a GEMM that packs both operands again, one requantized value at a time in
  * places) is reorganised:
  *  - the weights are packed once per call, all groups, with their zero
  *    points subtracted and the input zero point folded into a per-channel
  *    constant (q8_conv.h);
+ *  - the input is copied once with its pads made real (the zero point's
+ *    byte) and its columns split by phase modulo the stride, so that the
+ *    taps of consecutive outputs are consecutive bytes for every kernel
+ *    position: im2col is then 16-byte copies;
  *  - the output positions of the whole batch form one column space
  *    (image-major), cut into units of a few hundred columns sized so that a
  *    unit's packed activations stay in L2.  Small feature maps thus fold
  *    several images into one unit and large ones split, and the units are
  *    shared by the threads (fc_f32_parallel_for: the same worker pool
  *    policy, OPENBLAS_NUM_THREADS, as the f32 engine);
- *  - per unit, im2col goes two rows of k at a time straight into the
- *    packed pair layout (the rows stay in L1), then every tile of weights
+ *  - per unit, im2col goes two rows of k at a time into the packed pair
+ *    layout (the rows stay in L1), then every tile of weights
  *    times every panel of columns, requantized while still in registers and
  *    stored into NCHW Y.
  * Every output is the same integer sum whatever the unit, thread or tile
@@ -273,9 +281,9 @@ static void tile_out(const conv_job *J, int64_t g, int64_t i0, int64_t c0, int64
     const int rows = (int)(J->mg - i0 < Q8C_MR ? J->mg - i0 : Q8C_MR);
     if (n == Q8C_NR && first / P == (first + Q8C_NR - 1) / P) {
         const int64_t img = first / P, pos = first % P;
-        J->isa->tile_store(a, panel, J->kq, fix, &J->out, m0, rows,
-                           J->y + ((size_t)(img * J->m_out + m0) * (size_t)P + (size_t)pos) * J->y_esz,
-                           (size_t)P * J->y_esz);
+        unsigned char *dst =
+            J->y + ((size_t)(img * J->m_out + m0) * (size_t)P + (size_t)pos) * J->y_esz;
+        J->isa->tile_store(a, panel, J->kq, fix, &J->out, m0, rows, dst, (size_t)P * J->y_esz);
         return;
     }
     int32_t acc[Q8C_MR][Q8C_NR];

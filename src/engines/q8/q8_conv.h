@@ -54,7 +54,9 @@ typedef struct q8c_isa {
 } q8c_isa;
 
 /* Winograd F(2x2, 3x3) in integers (q8_conv_wino.c), for 2-D 3x3 convs
- * with stride 1, dilation 1, one group. */
+ * with stride 1, dilation 1, one group and a requantized output.  The
+ * caller owns every pointer; the kernel takes workspace slots 0, 1 and 3
+ * (slot 2 holds the caller's multipliers). */
 typedef struct q8c_wino {
     int64_t batch, c, h, w, m, ho, wo, pad_top, pad_left;
     const uint8_t *x;
@@ -65,7 +67,6 @@ typedef struct q8c_wino {
     const fc_tensor *w_zp;  /* NULL, one value or m */
     const int32_t *bias;    /* m values or NULL */
     q8c_out out;            /* row_fast filled by the callee */
-    float *mult_buf;        /* unused */
     unsigned char *y;
     size_t y_esz;
 } q8c_wino;

@@ -255,7 +255,8 @@ AVX2_TARGET static void to_channels_last(const uint8_t *src, size_t plane, int64
         for (; col + 8 <= ncols; col += 8) {
             __m128i r[8];
             for (int i = 0; i < 8; i++) {
-                const __m128i b = _mm_loadl_epi64((const __m128i *)(src + (size_t)(c0 + i) * plane + col));
+                const uint8_t *at = src + (size_t)(c0 + i) * plane + (size_t)col;
+                const __m128i b = _mm_loadl_epi64((const __m128i *)at);
                 r[i] = _mm_sub_epi16(x_signed ? _mm_cvtepi8_epi16(b) : _mm_cvtepu8_epi16(b), z);
             }
             const __m128i a0 = _mm_unpacklo_epi16(r[0], r[1]), a1 = _mm_unpackhi_epi16(r[0], r[1]);

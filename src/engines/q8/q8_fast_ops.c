@@ -299,9 +299,28 @@ static void vmax_i8(const int8_t *restrict a, const int8_t *restrict b, int8_t *
         d[j] = a[j] > b[j] ? a[j] : b[j];
 }
 
-/* For each plane: rows 2i and 2i+1 (i < ho) maxed into tmp (w bytes per
- * output row, contiguous), then adjacent pairs of tmp: with w = 2 * wo the
- * pairs never straddle two rows, and the result is the output plane. */
+#if Q8F_X86
+/* d = max(a, b) over n >= 8 bytes, 8 at a time, the last 8 overlapping. */
+__attribute__((target("avx2"))) static void vmax8_avx2(const uint8_t *a, const uint8_t *b,
+                                                       uint8_t *d, int64_t n, bool is_signed)
+{
+    for (int64_t i = 0;; i += 8) {
+        if (i > n - 8)
+            i = n - 8;
+        const __m128i va = _mm_loadl_epi64((const __m128i *)(a + i));
+        const __m128i vb = _mm_loadl_epi64((const __m128i *)(b + i));
+        _mm_storel_epi64((__m128i *)(d + i),
+                         is_signed ? _mm_max_epi8(va, vb) : _mm_max_epu8(va, vb));
+        if (i == n - 8)
+            break;
+    }
+}
+#endif
+
+/* Per plane, blocks of output rows: the maxima of adjacent pairs over the
+ * block's input rows, contiguous (with w = 2 * wo no pair straddles two
+ * rows), give rows of wo bytes in tmp; output row i is the maximum of tmp
+ * rows 2i and 2i + 1. */
 static void pool_unit(void *ctx, int t, int64_t u)
 {
     (void)t;
@@ -309,30 +328,37 @@ static void pool_unit(void *ctx, int t, int64_t u)
     uint8_t tmp[4096];
     const int64_t p_end = (u + 1) * J->planes_per_unit < J->planes ? (u + 1) * J->planes_per_unit
                                                                   : J->planes;
+    const int64_t wo = J->wo;
     for (int64_t pl = u * J->planes_per_unit; pl < p_end; pl++) {
         const uint8_t *x = J->x + (size_t)(pl * J->h * J->w);
-        uint8_t *y = J->y + (size_t)(pl * J->ho * J->wo);
+        uint8_t *y = J->y + (size_t)(pl * J->ho * wo);
         for (int64_t i0 = 0; i0 < J->ho;) {
-            /* as many output rows as tmp holds */
+            /* as many output rows as tmp holds (w <= 4096 bytes: one at least) */
             int64_t rows = (int64_t)sizeof tmp / J->w;
             rows = rows < J->ho - i0 ? rows : J->ho - i0;
-            for (int64_t i = 0; i < rows; i++) {
-                const uint8_t *r0 = x + (size_t)(2 * (i0 + i) * J->w), *r1 = r0 + J->w;
-                uint8_t *d = tmp + (size_t)(i * J->w);
-                if (J->is_signed)
-                    vmax_i8((const int8_t *)r0, (const int8_t *)r1, (int8_t *)d, J->w);
-                else
-                    vmax_u8(r0, r1, d, J->w);
-            }
-            const size_t n = (size_t)(rows * J->wo);
-            uint8_t *out = y + (size_t)(i0 * J->wo);
+            const uint8_t *in = x + (size_t)(2 * i0 * J->w);
+            const size_t n = (size_t)(rows * J->w);   /* pairs of the block's 2 rows each */
             size_t j = 0;
 #if Q8F_X86
             if (J->avx2)
-                j = pairmax_avx2(tmp, out, n, J->is_signed);
+                j = pairmax_avx2(in, tmp, n, J->is_signed);
 #endif
             for (; j < n; j++)
-                out[j] = max_byte(tmp[2 * j], tmp[2 * j + 1], J->is_signed);
+                tmp[j] = max_byte(in[2 * j], in[2 * j + 1], J->is_signed);
+            for (int64_t i = 0; i < rows; i++) {
+                const uint8_t *r0 = tmp + (size_t)(2 * i * wo), *r1 = r0 + wo;
+                uint8_t *d = y + (size_t)((i0 + i) * wo);
+#if Q8F_X86
+                if (J->avx2 && wo >= 8) {
+                    vmax8_avx2(r0, r1, d, wo, J->is_signed);
+                    continue;
+                }
+#endif
+                if (J->is_signed)
+                    vmax_i8((const int8_t *)r0, (const int8_t *)r1, (int8_t *)d, wo);
+                else
+                    vmax_u8(r0, r1, d, wo);
+            }
             i0 += rows;
         }
     }

@@ -60,11 +60,6 @@ fc_status fc_q8_qlinearconcat(const fc_kernel_ctx *k, fc_q8_gemm_fn gemm, fc_err
 fc_status fc_q8_qlinearglobalavgpool(const fc_kernel_ctx *k, fc_q8_gemm_fn gemm, fc_err *err);
 fc_status fc_q8_qlinearavgpool(const fc_kernel_ctx *k, fc_q8_gemm_fn gemm, fc_err *err);
 
-/* q8_gemm_mt.c: fc_q8_gemm() over blocks of rows on the f32 engine's
- * worker threads (same results), the GEMM the q8 table passes its
- * matrix-product kernels. */
-void fc_q8_gemm_threaded(const fc_q8_gemm_args *g);
-
 /* ---- helpers (q8_common.c) ---------------------------------------------- */
 
 /* Input i / output i, NULL when omitted or beyond the node's lists. */

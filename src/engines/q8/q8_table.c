@@ -26,7 +26,7 @@
     }                                                                       \
     static fc_status fn##_fast(const fc_kernel_ctx *k, fc_err *err)          \
     {                                                                       \
-        return fc_q8_##fn(k, fc_q8_gemm_threaded, err);                     \
+        return fc_q8_##fn(k, fc_q8_gemm(), err);                            \
     }
 
 /* Ops whose q8 kernel is a separate, faster implementation of the same
