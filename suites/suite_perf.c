@@ -18,10 +18,10 @@ static void case_perf(const suite_ctx *ctx, const suite_case *c, fc_case_out *o)
     fc_model *m = int8 ? case_open_int8(ctx, c->engine, o) : case_open_fp32(ctx, c->engine, o);
     if (!m)
         return;
-    fc_perf_opts po = {.latency_runs = oracle ? 20 : 100,
-                       .throughput_runs = oracle ? 2 : 5,
+    fc_perf_opts po = {.latency_runs = oracle ? 10 : 100,
+                       .throughput_runs = oracle ? 1 : 5,
                        .warmup = oracle ? 1 : 3,
-                       .batch = oracle ? 16 : 64};
+                       .batch = oracle ? 8 : 64};
     fc_perf p;
     fc_err err = {0};
     /* Engine names other than the model's own kind time what the model

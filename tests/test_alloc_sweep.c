@@ -73,10 +73,12 @@ static void load_data(void)
 }
 
 /* Load + forward (batch 2) + one FGSM step.  Returns the first failure. */
+static const char *model_path = PEERS "/mlp.onnx";
+
 static fc_status scenario(const char *engine, fc_err *err)
 {
     fc_model *m = NULL;
-    fc_status st = fc_model_open(PEERS "/mlp.onnx", engine, NULL, &m, err);
+    fc_status st = fc_model_open(model_path, engine, NULL, &m, err);
     if (st)
         return st;
     fc_tensor logits = {0};
@@ -202,9 +204,9 @@ static void sweep(const char *engine)
     int n_failed = 0;
     for (int i = 0; i < n_sites; i++)
         n_failed += failed[i];
-    printf("alloc sweep %s: %lu allocations in the clean run (load + forward batch 2 + "
+    printf("alloc sweep %s (%s): %lu allocations in the clean run (load + forward batch 2 + "
            "FGSM), %lu runs each failing one, %d distinct call sites, failure exercised "
-           "at %d of them\n", engine, total, k, clean_sites, n_failed);
+           "at %d of them\n", engine, strrchr(model_path, '/') + 1, total, k, clean_sites, n_failed);
     /* A run can only allocate less than the clean one after a failure, so
      * every allocation of the clean run was made to fail. */
     ck_assert_uint_eq(k, total);
@@ -213,6 +215,15 @@ static void sweep(const char *engine)
 }
 
 START_TEST(oom_every_allocation_f32) { sweep("f32"); }
+END_TEST
+
+/* The int8 engine on ONNX Runtime's QDQ version of the same model: QDQ
+ * fusion at creation, integer kernels, straight-through gradients. */
+START_TEST(oom_every_allocation_q8)
+{
+    model_path = PEERS "/mlp.qdq.onnx";
+    sweep("q8");
+}
 END_TEST
 
 START_TEST(oom_every_allocation_f32_ref) { sweep("f32-ref"); }
@@ -247,6 +258,7 @@ int main(void)
     tcase_add_test(tc, injection_fails_the_kth_allocation);
     tcase_add_test(tc, oom_every_allocation_f32);
     tcase_add_test(tc, oom_every_allocation_f32_ref);
+    tcase_add_test(tc, oom_every_allocation_q8);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
