@@ -89,14 +89,16 @@ static fc_status sort_items(const cJSON *plan, cJSON *arr, const char *image_key
                     cJSON_IsNumber(img) ? sweep_i64(img->valuedouble) : -1, it};
         v[k++] = kk;
         if (kk.m < 0 || kk.a < 0 || kk.e < 0 || kk.image < 0) {
+            /* The message reads `it`: set it before the items are freed. */
+            fc_err_set(err, FC_ERR_PARSE,
+                       "a %s names a model, attack or engine the plan does not have "
+                       "(model '%s', attack '%s', engine '%s')",
+                       image_key[0] == 'i' ? "record" : "failure", str_of(it, "model"),
+                       str_of(it, "attack"), en);
             for (int64_t j = 0; j < k; j++)
                 cJSON_Delete(v[j].item);
             fc_free(v);
-            return fc_err_set(err, FC_ERR_PARSE,
-                              "a %s names a model, attack or engine the plan does not have "
-                              "(model '%s', attack '%s', engine '%s')",
-                              image_key[0] == 'i' ? "record" : "failure", str_of(it, "model"),
-                              str_of(it, "attack"), en);
+            return FC_ERR_PARSE;
         }
     }
     qsort(v, (size_t)k, sizeof *v, cmp_keyed);

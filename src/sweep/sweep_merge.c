@@ -6,6 +6,8 @@
 #include "core/fc_alloc.h"
 #include "sweep_internal.h"
 
+#define SWEEP_MAX_LISTED_SHARDS 4096
+
 static const char *str_of(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -45,6 +47,15 @@ fc_status fc_sweep_merge(const char *const *paths, int n, cJSON **doc, fc_err *e
                             "block or seed differ)", paths[i], paths[0]);
         count = c;
     }
+    /* More shards than files can only mean missing ones.  Past a few
+     * thousand they are not listed one by one: the count is a number from
+     * the file and must not size an allocation or a loop. */
+    if (!st && count > n && count > SWEEP_MAX_LISTED_SHARDS)
+        st = fc_err_set(err, FC_ERR_INVALID_ARG,
+                        "%d file(s) given for %d shards: missing shard(s) (%s is shard %d/%d)", n,
+                        count, paths[0],
+                        int_of(cJSON_GetObjectItemCaseSensitive(docs[0], "shard"), "index", 0),
+                        count);
     /* Every shard exactly once. */
     const char **seen = NULL;
     if (!st && !(seen = fc_calloc((size_t)count, sizeof *seen)))
