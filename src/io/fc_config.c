@@ -481,10 +481,16 @@ static fc_status parse_root(parser *p, const cJSON *root, fc_config *c)
             (st = config_parse_references(p, m, path, mc)))
             break;
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(m, "name");
-        if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) > 64) {
+        /* The name heads a Check suite, console lines and the report: no
+         * control characters that could rewrite a terminal. */
+        bool controls = false;
+        for (const char *ch = cJSON_IsString(name) ? name->valuestring : ""; *ch; ch++)
+            controls = controls || (unsigned char)*ch < 0x20 || *ch == 0x7f;
+        if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) > 64 ||
+            controls) {
             char sub[96];
             snprintf(sub, sizeof sub, "%s.name", path);
-            st = fail(p, sub, "expected a name of 1 to 64 characters");
+            st = fail(p, sub, "expected a name of 1 to 64 characters, no control characters");
             break;
         }
         if (!(mc->name = fc_strdup(name->valuestring))) {

@@ -1,6 +1,7 @@
 /* Merging shard documents, and comparing a sweep with last night's. */
 #include <math.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include "core/fc_alloc.h"
@@ -17,7 +18,8 @@ static const char *str_of(const cJSON *o, const char *k)
 static int int_of(const cJSON *o, const char *k, int dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? (int)sweep_i64(v->valuedouble) : dflt;
+    int64_t x = cJSON_IsNumber(v) ? sweep_i64(v->valuedouble) : dflt;
+    return x >= -1 && x <= INT_MAX ? (int)x : -1;   /* out of range reads as invalid */
 }
 
 fc_status fc_sweep_merge(const char *const *paths, int n, cJSON **doc, fc_err *err)
